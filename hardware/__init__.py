@@ -1,0 +1,1 @@
+"""Hardware-aware measurement: ONNX export, onnxruntime latency, energy meters."""
