@@ -26,7 +26,7 @@ from raynas.strategies.base import (
 )
 
 #: Built-in regressors: name -> factory(seed) of a scikit-learn regressor.
-REGRESSORS = ("ridge", "trees", "gbt", "mlp")
+REGRESSORS = ("ridge", "ridge2", "trees", "gbt", "mlp")
 
 
 def _make_regressor(name: str, seed: int) -> Any:
@@ -34,6 +34,14 @@ def _make_regressor(name: str, seed: int) -> Any:
         from sklearn.linear_model import Ridge
 
         return Ridge(alpha=1.0)
+    if name == "ridge2":  # ridge over the features and their pairwise products
+        from sklearn.linear_model import Ridge
+        from sklearn.pipeline import make_pipeline
+        from sklearn.preprocessing import PolynomialFeatures
+
+        return make_pipeline(
+            PolynomialFeatures(2, interaction_only=True, include_bias=False), Ridge(alpha=3.0)
+        )
     if name == "trees":
         from sklearn.ensemble import ExtraTreesRegressor
 
