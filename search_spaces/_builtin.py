@@ -275,3 +275,11 @@ def nearest(domain: Domain, target: Any) -> Any:
     if not numbers or not isinstance(target, (int, float)):
         return domain.default()
     return min(numbers, key=lambda v: (abs(v - target), v))
+
+
+def make_divisible(value: float, divisor: int) -> int:
+    """MobileNet's channel rounding: nearest multiple of ``divisor``, never below 90 %."""
+    new = max(divisor, int(value + divisor / 2) // divisor * divisor)
+    if new < 0.9 * value:
+        new += divisor
+    return new
