@@ -1,21 +1,35 @@
-"""Weight transfer between networks of one space: copy, slice, pad, Net2Net widening."""
+"""Weight transfer between networks of one space: copy, slice, pad, Net2Net widening.
+
+Networks come from the built-in ``MLPSpace`` and ``MobileBlockSpace`` (their documented module
+names: ``layers.<i>.linear``/``.bn``, ``head``; ``stages.<s>.blocks.<b>.expand``/``.depthwise``/
+``.se``/``.project``, ``classifier``).
+"""
 
 from __future__ import annotations
 
+import copy
+
 import pytest
 import torch
-from sched_nets import TinyMLP, TinyMLPSpace, TinyMobile, warm_up
+from raynas.search_spaces import MLPSpace, MobileBlockSpace
+from sched_nets import warm_up
 from torch import nn
 
 from raynas.schedulers import TransferError, morph, transfer_weights, unit_groups
 
 DIGIT = (1, 8, 8)
 EX = torch.zeros(2, *DIGIT)
+TRAIN = {"learning_rate": 0.01, "weight_decay": 1e-4, "batch_size": 32}
 
 
-def _mlp(widths, seed=0, **kw):
-    torch.manual_seed(seed)
-    return TinyMLP(widths, **kw)
+def _mlp_cfg(widths, *, batch_norm=True, dropout=0.2):
+    return {"layers": [{"width": w} for w in widths], "activation": "relu",
+            "dropout": dropout, "batch_norm": batch_norm, **TRAIN}  # fmt: skip
+
+
+def _mlp(widths, seed=0, *, batch_norm=True, dropout=0.0):
+    space = MLPSpace(input_shape=DIGIT, num_classes=10, width=[4, 8, 16, 20, 24, 32, 40, 48])
+    return space.build(_mlp_cfg(widths, batch_norm=batch_norm, dropout=dropout), seed=seed)
 
 
 def _x(n=16, shape=DIGIT):
@@ -106,51 +120,93 @@ def test_a_new_layer_starts_fresh_and_the_others_are_copied() -> None:
     assert "layers.2.linear.weight" in transfer_weights(new, back, example_input=EX).dropped
 
 
-MB = [{"kernel_size": 3, "expand_ratio": 3, "se": True},
-      {"kernel_size": 3, "expand_ratio": 2, "se": False}]  # fmt: skip
+MOBILE = MobileBlockSpace(
+    input_shape=DIGIT,
+    num_classes=10,
+    stage_channels=(8, 16),
+    strides=(1, 2),
+    max_depth=2,
+    kernel_sizes=(3, 5),
+    expand_ratios=(1, 3, 6),
+    width_mults=(1.0, 2.0),
+    head_channels=32,
+)
+MB = {"stages": [
+        {"width_mult": 1.0, "blocks": [{"kernel_size": 3, "expand_ratio": 3, "se": True},
+                                       {"kernel_size": 3, "expand_ratio": 3, "se": False}]},
+        {"width_mult": 1.0, "blocks": [{"kernel_size": 3, "expand_ratio": 3, "se": True}]}],
+      "activation": "relu6", **TRAIN}  # fmt: skip
 
 
-def _mobile(blocks, seed=0):
-    torch.manual_seed(seed)
-    return TinyMobile(blocks)
+def _mobile(change=None, seed=0):
+    cfg = copy.deepcopy(MB)
+    if change:
+        change(cfg)
+    return MOBILE.build(cfg, seed=seed)
+
+
+def _block(s, b, **kw):
+    return lambda cfg: cfg["stages"][s]["blocks"][b].update(kw)
 
 
 @pytest.mark.parametrize(
-    ("change", "kind"),
+    "change",
     [
-        ({"expand_ratio": 6}, "widened"),  # hidden channels: Net2Net through depthwise + SE
-        ({"kernel_size": 5}, "widened"),  # the 3x3 kernel zero-padded in a 5x5 one
+        _block(0, 0, expand_ratio=6),  # hidden channels: Net2Net through depthwise + SE
+        _block(1, 0, expand_ratio=6),
+        _block(0, 1, kernel_size=5),  # the 3x3 kernel zero-padded in a 5x5 one
+        lambda cfg: cfg["stages"][1].update(width_mult=2.0),  # last stage: widens into the head
     ],
+    ids=["expand-se", "expand-stage2", "kernel", "stage-width"],
 )
-def test_mobile_block_changes_that_keep_the_function(change, kind) -> None:
-    old = warm_up(_mobile(MB), DIGIT)
-    blocks = [dict(MB[0], **change), MB[1]]
-    new = _mobile(blocks, seed=1)
+def test_mobile_block_changes_that_keep_the_function(change) -> None:
+    old = warm_up(_mobile(), DIGIT)
+    new = _mobile(change, seed=1)
     report = transfer_weights(old, new, example_input=EX)
     new.eval()
     x = _x()
     torch.testing.assert_close(new(x), old(x), atol=1e-5, rtol=0)
     assert report.function_preserving, report
-    assert any(n.startswith("blocks.0.") for n in getattr(report, kind))
+    assert report.widened
 
 
 def test_mobile_kernel_shrinks_to_its_centre_and_se_starts_fresh() -> None:
-    old = warm_up(_mobile([dict(MB[0], kernel_size=5), MB[1]]), DIGIT)
-    new = _mobile([MB[0], dict(MB[1], se=True)], seed=1)
+    old = warm_up(_mobile(_block(0, 0, kernel_size=5)), DIGIT)
+    new = _mobile(_block(0, 1, se=True), seed=1)
     report = transfer_weights(old, new, example_input=EX)
+    prefix = "stages.0.blocks.0.depthwise.conv"
     torch.testing.assert_close(
-        new.blocks[0].depthwise.conv.weight, old.blocks[0].depthwise.conv.weight[:, :, 1:4, 1:4]
+        new.get_parameter(f"{prefix}.weight"), old.get_parameter(f"{prefix}.weight")[:, :, 1:4, 1:4]
     )
-    assert "blocks.0.depthwise.conv.weight" in report.narrowed
-    assert {"blocks.1.se.reduce.weight", "blocks.1.se.expand.weight"} <= set(report.fresh)
+    assert f"{prefix}.weight" in report.narrowed
+    assert {"stages.0.blocks.1.se.reduce.weight", "stages.0.blocks.1.se.expand.weight"} <= set(
+        report.fresh
+    )
 
 
-def test_mobile_residual_that_disappears_is_reported_as_rewired() -> None:
-    old = warm_up(_mobile(MB), DIGIT)  # 8 -> 8 channels: both blocks residual
-    new = _mobile([dict(MB[0], channels=16), dict(MB[1], channels=16)], seed=1)
+def test_mobile_residual_that_appears_or_disappears_is_reported_as_rewired() -> None:
+    # stem (16 channels) -> stage 0 (8 channels): only block 1 is residual. At width 2.0 the
+    # stage has 16 channels, block 0 becomes residual and ties the stem to the stage.
+    narrow = warm_up(_mobile(), DIGIT)
+    wide = _mobile(lambda cfg: cfg["stages"][0].update(width_mult=2.0), seed=1)
+    report = transfer_weights(narrow, wide, example_input=EX)
+    assert any("joins 2 old dimensions" in r for r in report.rewired)
+    assert not report.function_preserving
+    w = "stages.0.blocks.1.project.bn.weight"
+    assert w in report.padded  # carried over into the leading units, not replicated
+    torch.testing.assert_close(wide.get_parameter(w)[:8], narrow.get_parameter(w))
+    back = _mobile(seed=2)
+    report = transfer_weights(warm_up(wide, DIGIT), back, example_input=EX)
+    assert any("splits into 2" in r for r in report.rewired)
+    assert not report.function_preserving
+
+
+def test_mobile_block_without_expansion_drops_the_expand_layer() -> None:
+    old = warm_up(_mobile(), DIGIT)
+    new = _mobile(_block(0, 1, expand_ratio=1), seed=1)
     report = transfer_weights(old, new, example_input=EX)
-    assert report.rewired and not report.function_preserving
-    assert "blocks.0.project.conv.weight" in report.widened  # weights still carried over
+    assert "stages.0.blocks.1.expand.conv.weight" in report.dropped
+    assert not report.function_preserving
 
 
 def test_units_mixed_by_layernorm_are_padded_not_replicated() -> None:
@@ -191,12 +247,9 @@ def test_unit_groups_of_an_mlp() -> None:
 
 
 def test_morph_builds_the_new_config_and_transfers() -> None:
-    space = TinyMLPSpace()
-    old_cfg = space.validate(
-        {"layers": [{"width": 16}, {"width": 8}], "learning_rate": 0.01,
-         "weight_decay": 1e-4, "batch_size": 32}
-    )  # fmt: skip
-    new_cfg = dict(old_cfg, layers=[{"width": 32}, {"width": 8}])
+    space = MLPSpace(input_shape=DIGIT, num_classes=10)
+    old_cfg = space.validate(_mlp_cfg([16, 32]))
+    new_cfg = dict(old_cfg, layers=[{"width": 48}, {"width": 32}])
     old = warm_up(space.build(old_cfg, seed=0), DIGIT)
     new, report = morph(space, old, old_cfg, new_cfg, seed=0)
     new.eval()
