@@ -199,7 +199,7 @@ def joint_pbt(
             metric=metric,
             mode=mode,
             perturbation_interval=perturbation_interval,
-            hyperparam_bounds=pb2_bounds(space, keys),
+            hyperparam_bounds=dict(pb2_bounds(space, keys)),  # type: ignore[arg-type]
             custom_explore_fn=snap,
             **kwargs,
         )

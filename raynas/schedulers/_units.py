@@ -42,18 +42,18 @@ _CONV = (nn.Conv1d, nn.Conv2d, nn.Conv3d)
 _BN = (nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d)
 _NORMS_ACROSS_UNITS = (nn.LayerNorm, nn.GroupNorm, nn.InstanceNorm1d, nn.InstanceNorm2d)
 _F = torch.nn.functional
-_ELEMENTWISE_FUNCTIONS = {
+_ELEMENTWISE_FUNCTIONS: set[Any] = {
     torch.relu, _F.relu, _F.relu6, _F.gelu, _F.silu, _F.hardswish, _F.hardsigmoid, _F.sigmoid,
     _F.tanh, torch.sigmoid, torch.tanh, _F.dropout, _F.leaky_relu, _F.elu, _F.mish, torch.abs,
     operator.neg,
 }  # fmt: skip
 _ELEMENTWISE_METHODS = {"relu", "sigmoid", "tanh", "abs", "neg", "contiguous", "clone"}
-_BINARY_FUNCTIONS = {
+_BINARY_FUNCTIONS: set[Any] = {
     operator.add, operator.iadd, operator.sub, operator.mul, operator.imul, operator.truediv,
     torch.add, torch.sub, torch.mul, torch.div,
 }  # fmt: skip
 _BINARY_METHODS = {"add", "add_", "sub", "mul", "mul_", "div"}
-_FLATTEN = {torch.flatten}
+_FLATTEN: set[Any] = {torch.flatten}
 
 
 @dataclass
@@ -185,7 +185,7 @@ def _shape(node: Any) -> tuple[int, ...] | None:
 def _walk(gm: fx.GraphModule) -> UnitGraph:
     b = _Builder()
     modules = dict(gm.named_modules())
-    tags: dict[fx.Node, Tag | None] = {}
+    tags: dict[Any, Tag | None] = {}
     kernel_axes: dict[str, tuple[int, ...]] = {}
 
     def fresh_tag(node: fx.Node, axis: int, *, opaque: bool, reason: str = "") -> Tag | None:
@@ -237,7 +237,7 @@ def _module(
     b: _Builder,
     node: fx.Node,
     mod: nn.Module,
-    tags: dict[fx.Node, Tag | None],
+    tags: dict[Any, Tag | None],
     input_group: Any,
     kernel_axes: dict[str, tuple[int, ...]],
 ) -> Tag | None:
@@ -309,7 +309,7 @@ def _module(
 
 
 def _flatten(
-    b: _Builder, x: Any, node: fx.Node, tags: dict[fx.Node, Tag | None], start: int, end: int
+    b: _Builder, x: Any, node: fx.Node, tags: dict[Any, Tag | None], start: int, end: int
 ) -> Tag | None:
     t = tags.get(x) if isinstance(x, fx.Node) else None
     in_shape, out_shape = _shape(x), _shape(node)
@@ -323,7 +323,7 @@ def _flatten(
     return None
 
 
-def _function(b: _Builder, node: fx.Node, tags: dict[fx.Node, Tag | None]) -> Tag | None:
+def _function(b: _Builder, node: fx.Node, tags: dict[Any, Tag | None]) -> Tag | None:
     target = node.target
     is_method = node.op == "call_method"
     tensor_args = [a for a in node.args if isinstance(a, fx.Node) and _shape(a) is not None]
@@ -343,7 +343,7 @@ def _function(b: _Builder, node: fx.Node, tags: dict[fx.Node, Tag | None]) -> Ta
 
 
 def _binary(
-    b: _Builder, node: fx.Node, tensor_args: list[fx.Node], tags: dict[fx.Node, Tag | None]
+    b: _Builder, node: fx.Node, tensor_args: list[fx.Node], tags: dict[Any, Tag | None]
 ) -> Tag | None:
     out_shape = _shape(node)
     if out_shape is None:
