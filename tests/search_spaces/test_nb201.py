@@ -309,6 +309,7 @@ def test_build_seed_is_reproducible_and_leaves_global_rng_alone():
         assert torch.equal(p, q)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("shape", [(1, 7, 7), (40,)])
 def test_onnx_export_of_a_cell_with_every_op(shape, onnx_check):
     space = small(input_shape=shape)
