@@ -11,7 +11,13 @@ from raynas.search_spaces.errors import InvalidConfigError, RaynasError, SpaceDe
 
 __version__ = "0.1.0"
 
-__all__ = ["InvalidConfigError", "NASTrainable", "RaynasError", "SpaceDefinitionError", "__version__"]
+__all__ = [
+    "InvalidConfigError",
+    "NASTrainable",
+    "RaynasError",
+    "SpaceDefinitionError",
+    "__version__",
+]
 
 
 def __getattr__(name: str) -> Any:

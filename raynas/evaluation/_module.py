@@ -9,9 +9,9 @@ import pytorch_lightning as pl
 import torch
 from torch import nn
 
+from raynas.evaluation._failures import describe, is_out_of_memory
 from raynas.evaluation._metrics import TASK_METRICS
 from raynas.evaluation._settings import training_hparams
-from raynas.evaluation._failures import describe, is_out_of_memory
 from raynas.evaluation.errors import CandidateFailure, EvaluationError, NonFiniteLossError
 
 
@@ -190,7 +190,10 @@ class CandidateModule(pl.LightningModule):
         self._loaded_hparams = None
         if not old:
             return
-        if old["learning_rate"] == new["learning_rate"] and old["weight_decay"] == new["weight_decay"]:
+        if (
+            old["learning_rate"] == new["learning_rate"]
+            and old["weight_decay"] == new["weight_decay"]
+        ):
             return
         scale = new["learning_rate"] / old["learning_rate"]
         for opt in self.trainer.optimizers:

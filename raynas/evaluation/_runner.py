@@ -265,7 +265,9 @@ def run_candidate(
 
         with reporter.latest_checkpoint() as restore_dir:
             ckpt_path = None
-            if restore_dir is not None and os.path.exists(os.path.join(restore_dir, CHECKPOINT_FILE)):
+            if restore_dir is not None and os.path.exists(
+                os.path.join(restore_dir, CHECKPOINT_FILE)
+            ):
                 ckpt_path = os.path.join(workdir, "restore.ckpt")
                 shutil.copy(os.path.join(restore_dir, CHECKPOINT_FILE), ckpt_path)
         try:

@@ -121,8 +121,7 @@ class NASTrainable:
         except TypeError as e:
             fields = list(EvaluationSettings.__dataclass_fields__)
             raise EvaluationError(
-                f"unknown keyword argument(s) {sorted(settings_kwargs)}; the settings are "
-                f"{fields}."
+                f"unknown keyword argument(s) {sorted(settings_kwargs)}; the settings are {fields}."
             ) from e
         if task is not None and task not in TASK_METRICS:
             raise EvaluationError(f"`task` must be one of {list(TASK_METRICS)}, but got {task!r}.")

@@ -6,9 +6,8 @@ import time
 from typing import Any
 
 import torch
-from torch import nn
-
 from raynas.search_spaces import Choice, Float, Int, SearchSpace
+from torch import nn
 
 
 class TinyMLPSpace(SearchSpace):

@@ -89,8 +89,9 @@ def test_resumed_candidate_continues_where_the_checkpoint_left_off(digits):
     killed = _KillAfter(2)
     with pytest.raises(_Killed):
         _run(space, digits, config, killed, max_epochs=4)
-    resumed, _ = _run(space, digits, config, InMemoryReporter(resume_from=killed.checkpoints[-1]),
-                      max_epochs=4)
+    resumed, _ = _run(
+        space, digits, config, InMemoryReporter(resume_from=killed.checkpoints[-1]), max_epochs=4
+    )
     assert [r["epoch"] for r in resumed.reports] == [3, 4]
     for got, want in zip(resumed.reports, whole.reports[2:], strict=True):
         for key in ("train_loss", "val_loss", "val_acc"):
@@ -147,7 +148,10 @@ def test_invalid_configs_are_infeasible_and_name_the_field(digits):
 
 def test_time_budget_ends_training_after_the_epoch_that_crosses_it(digits):
     reporter, last = _run(
-        FaultySpace(), digits, {"mode": "slow", "at_step": 1, "batch_size": 256}, max_epochs=50,
+        FaultySpace(),
+        digits,
+        {"mode": "slow", "at_step": 1, "batch_size": 256},
+        max_epochs=50,
         time_budget_s=0.5,
     )
     assert last["feasible"] is True
@@ -217,8 +221,13 @@ def test_a_failing_objective_hook_makes_the_candidate_infeasible(digits, hook, e
     space = TinyMLPSpace()
     reporter = InMemoryReporter()
     run_candidate(
-        space.default_config(), space=space, datamodule=digits, reporter=reporter,
-        settings=EvaluationSettings(max_epochs=1), objectives=[hook], num_threads=1,
+        space.default_config(),
+        space=space,
+        datamodule=digits,
+        reporter=reporter,
+        settings=EvaluationSettings(max_epochs=1),
+        objectives=[hook],
+        num_threads=1,
     )
     assert reporter.reports[-1]["feasible"] is False
     assert re.search(expected, reporter.reports[-1]["reason"])
