@@ -85,6 +85,8 @@ class ArrayDataModule(pl.LightningDataModule):
             raise DataError(f"`seed` must be an int, but got {seed!r}.")
         self.seed = int(seed)
         rng = np.random.default_rng(self.seed)
+        #: positions in ``x`` of each split's samples (the test split of ``x_test`` is all of it)
+        self.split_indices: dict[str, np.ndarray] = {}
 
         if x_test is not None:
             x_test, y_test = self._as_arrays("x_test", x_test, "y_test", y_test)
@@ -101,6 +103,7 @@ class ArrayDataModule(pl.LightningDataModule):
                 "val": (x[val_idx], y[val_idx]),
                 "test": (x_test, y_test),
             }
+            self.split_indices = {"train": train_idx, "val": val_idx}
         else:
             order = rng.permutation(len(x))
             n_test = int(round(len(x) * test_fraction))
@@ -112,6 +115,7 @@ class ArrayDataModule(pl.LightningDataModule):
                 "val": (x[val_idx], y[val_idx]),
                 "test": (x[test_idx], y[test_idx]),
             }
+            self.split_indices = {"train": train_idx, "val": val_idx, "test": test_idx}
         if len(parts["train"][0]) == 0:
             raise DataError(
                 f"no training samples are left: {len(x)} samples, `val_fraction`={val_fraction}, "

@@ -94,7 +94,7 @@ class CandidateModule(pl.LightningModule):
         """One optimisation step; stops the candidate when the loss is not finite."""
         x, y = batch
         loss = self._loss(self(x), y)
-        if not bool(torch.isfinite(loss.detach())):
+        if self._world_size() == 1 and not bool(torch.isfinite(loss.detach())):
             raise NonFiniteLossError(
                 f"training loss became {loss.item()} at epoch {self.current_epoch + 1}, "
                 f"step {batch_idx + 1}"
@@ -103,6 +103,21 @@ class CandidateModule(pl.LightningModule):
         self._add("train_loss", loss * n)
         self._add("train_n", n)
         return loss
+
+    def on_before_optimizer_step(self, optimizer: torch.optim.Optimizer) -> None:
+        """Data-parallel runs check the all-reduced gradients, so every rank stops together."""
+        if self._world_size() == 1:
+            return
+        grads = [p.grad for p in self.parameters() if p.grad is not None]
+        if grads and not bool(torch.stack([g.isfinite().all() for g in grads]).all()):
+            raise NonFiniteLossError(
+                f"gradients became non-finite at epoch {self.current_epoch + 1}, "
+                f"step {self.trainer.fit_loop.epoch_loop.batch_progress.current.ready}"
+            )
+
+    def _world_size(self) -> int:
+        trainer = self._trainer
+        return int(trainer.world_size) if trainer is not None else 1
 
     def validation_step(self, batch: Any, batch_idx: int) -> None:
         """Accumulate validation loss and accuracy (or absolute error)."""
@@ -132,7 +147,16 @@ class CandidateModule(pl.LightningModule):
 
     def epoch_metrics(self) -> dict[str, float]:
         """``train_loss``, ``val_loss`` and ``val_acc`` or ``val_mae`` of the last epoch."""
-        s = {k: float(v) for k, v in self._sums.items()}
+        sums = self._sums
+        if self._world_size() > 1:  # sum over all ranks' shards (every rank calls this)
+            keys = ("train_loss", "train_n", "val_loss", "val_n", "val_correct", "val_abs")
+            zero = torch.zeros((), dtype=torch.float64, device=self.device)
+            sums = {
+                k: self.trainer.strategy.reduce(sums.get(k, zero).to(self.device), reduce_op="sum")
+                for k in keys
+                if k in sums
+            }
+        s = {k: float(v) for k, v in sums.items()}
         nan = float("nan")
         out = {
             "train_loss": s["train_loss"] / s["train_n"] if s.get("train_n") else nan,

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import os
 import time
 from typing import Any
 
 import torch
 from raynas.search_spaces import Choice, Float, Int, SearchSpace
 from torch import nn
+
+from raynas import NASTrainable
+from raynas.evaluation import TuneReporter
 
 
 class TinyMLPSpace(SearchSpace):
@@ -100,3 +104,28 @@ class _Slow(nn.Module):
         if self.training:
             time.sleep(0.05)
         return self.net(x)
+
+
+class DieOnceAfter(NASTrainable):
+    """Kills its own worker process once, right after the report of epoch ``die_after``.
+
+    Defined here (not in a test module) so Ray workers can import it by name.
+    """
+
+    def __init__(self, *args: Any, marker: str, die_after: int, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.marker, self.die_after = marker, die_after
+
+    def __call__(self, config: dict[str, Any]) -> None:
+        self.run(config, _DyingReporter(self.marker, self.die_after))
+
+
+class _DyingReporter(TuneReporter):
+    def __init__(self, marker: str, die_after: int) -> None:
+        self.marker, self.die_after = marker, die_after
+
+    def report(self, metrics: dict[str, Any], checkpoint_dir: str | None) -> None:
+        super().report(metrics, checkpoint_dir)
+        if metrics["epoch"] == self.die_after and not os.path.exists(self.marker):
+            open(self.marker, "w").close()
+            os._exit(1)  # a killed worker: Tune sees the actor die
