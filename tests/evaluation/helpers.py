@@ -129,3 +129,8 @@ class _DyingReporter(TuneReporter):
         if metrics["epoch"] == self.die_after and not os.path.exists(self.marker):
             open(self.marker, "w").close()
             os._exit(1)  # a killed worker: Tune sees the actor die
+
+
+def device_of(model: nn.Module, config: dict[str, Any]) -> dict[str, str]:
+    """An objective hook reporting where the trained network lives (``cpu``, ``cuda:0``)."""
+    return {"device": str(next(model.parameters()).device)}

@@ -7,7 +7,7 @@ import torch
 
 from raynas import NASTrainable
 from raynas.evaluation import DataParallelTrainable, EvaluationError
-from tests.evaluation.helpers import TinyMLPSpace
+from tests.evaluation.helpers import TinyMLPSpace, device_of
 
 needs_cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
 
@@ -79,10 +79,6 @@ def test_bad_data_parallel_settings_are_refused(kwargs, expected):
         DataParallelTrainable(TinyMLPSpace(), "digits", **kwargs)
 
 
-def _device_of(model, config):
-    return {"device": str(next(model.parameters()).device)}
-
-
 @pytest.mark.slow
 @pytest.mark.ray
 def test_data_parallel_candidate_trains_on_two_cpu_workers_inside_a_tune_trial(
@@ -92,7 +88,7 @@ def test_data_parallel_candidate_trains_on_two_cpu_workers_inside_a_tune_trial(
 
     space = TinyMLPSpace()
     trainable = DataParallelTrainable(
-        space, "digits", num_workers=2, cpus_per_worker=0.5, max_epochs=2, objectives=[_device_of]
+        space, "digits", num_workers=2, cpus_per_worker=0.5, max_epochs=2, objectives=[device_of]
     )
     results = tune.Tuner(
         trainable,
@@ -116,7 +112,7 @@ def test_two_half_gpu_trials_share_one_gpu(ray_session, tmp_storage, recorder):
         pytest.skip("the session's Ray instance has no GPU")
     space = TinyMLPSpace()
     trainable = NASTrainable(
-        space, "digits", cpus=1, gpus=0.5, max_epochs=3, objectives=[_device_of]
+        space, "digits", cpus=1, gpus=0.5, max_epochs=3, objectives=[device_of]
     )
     results = tune.Tuner(
         trainable,
@@ -140,7 +136,7 @@ def test_data_parallel_candidate_trains_on_two_gpus(ray_session, tmp_storage, re
 
     space = TinyMLPSpace()
     trainable = DataParallelTrainable(
-        space, "digits", num_workers=2, use_gpu=True, max_epochs=2, objectives=[_device_of]
+        space, "digits", num_workers=2, use_gpu=True, max_epochs=2, objectives=[device_of]
     )
     results = tune.Tuner(
         trainable,
