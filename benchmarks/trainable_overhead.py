@@ -182,13 +182,14 @@ def main() -> None:
     print()
     print(
         f"{'run':<10} {'wall s':>8} {'wall s/trial':>13} {'first result s':>15} "
-        f"{'in-trial s/trial':>17}   all walls"
+        f"{'then s/trial':>13} {'in-trial s/trial':>17}   all walls"
     )
     for name, (wall, first, results) in best.items():
         in_trial = statistics.mean(r["time_total_s"] for r in results)
         walls = ", ".join(f"{r[0]:.1f}" for r in runs[name])
         print(
-            f"{name:<10} {wall:>8.2f} {wall / n:>13.3f} {first:>15.2f} {in_trial:>17.3f}   {walls}"
+            f"{name:<10} {wall:>8.2f} {wall / n:>13.3f} {first:>15.2f} {(wall - first) / n:>13.3f} "
+            f"{in_trial:>17.3f}   {walls}"
         )
     print()
     w = {name: b[0] for name, b in best.items()}

@@ -41,7 +41,7 @@ class ArrayDataModule(pl.LightningDataModule):
         x_test: an explicit test set; when given, ``test_fraction`` is not used.
         y_test: labels of ``x_test``.
         task: ``"classification"`` or ``"regression"``.
-        val_fraction: share of the (non-test) samples held out for validation.
+        val_fraction: share of the samples in ``x`` held out for validation.
         test_fraction: share of all samples held out for testing (without ``x_test``).
         batch_size: default batch size, replaced by the candidate's ``batch_size``.
         num_classes: number of classes; inferred from ``y`` for classification.
@@ -52,7 +52,7 @@ class ArrayDataModule(pl.LightningDataModule):
         >>> x = np.random.default_rng(0).normal(size=(100, 4)).astype("float32")
         >>> dm = ArrayDataModule(x, (x[:, 0] > 0).astype(int), val_fraction=0.2, test_fraction=0.1)
         >>> dm.sizes, dm.input_shape, dm.num_classes
-        ({'train': 72, 'val': 18, 'test': 10}, (4,), 2)
+        ({'train': 70, 'val': 20, 'test': 10}, (4,), 2)
     """
 
     def __init__(

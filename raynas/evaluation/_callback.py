@@ -146,8 +146,9 @@ class ReportCallback(pl.Callback):
     # -- helpers -------------------------------------------------------------------------------
     def _epoch_metrics(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> dict[str, Any]:
         keys = ("train_loss", "val_loss", *TASK_METRICS[self.task])
-        if hasattr(pl_module, "epoch_metrics"):
-            values = dict(pl_module.epoch_metrics())
+        own_metrics = getattr(pl_module, "epoch_metrics", None)
+        if callable(own_metrics):  # a CandidateModule accumulates its metrics itself
+            values = dict(own_metrics())
         else:  # a user's LightningModule logs its metrics with self.log(...)
             logged = trainer.callback_metrics
             missing = [k for k in keys if k not in logged]

@@ -169,7 +169,7 @@ class CandidateModule(pl.LightningModule):
         return out
 
     # -- optimisation --------------------------------------------------------------------------
-    def configure_optimizers(self) -> dict[str, Any]:
+    def configure_optimizers(self) -> Any:
         """The optimizer and learning-rate schedule named by the config."""
         hp = self.hparams_
         params = [p for p in self.parameters() if p.requires_grad]

@@ -231,3 +231,24 @@ def test_a_failing_objective_hook_makes_the_candidate_infeasible(digits, hook, e
     )
     assert reporter.reports[-1]["feasible"] is False
     assert re.search(expected, reporter.reports[-1]["reason"])
+
+
+def test_a_trial_restored_after_its_last_epoch_repeats_its_final_report(digits):
+    space = TinyMLPSpace()
+    config = space.default_config()
+    done, _ = _run(space, digits, config, max_epochs=2)
+    again, last = _run(
+        space, digits, config, InMemoryReporter(resume_from=done.checkpoints[-1]), max_epochs=2
+    )
+    assert again.reports == [done.reports[-1]] and last == done.reports[-1]
+
+
+def test_checkpoint_every_n_epochs_and_always_the_last(digits):
+    space = TinyMLPSpace()
+    reporter, _ = _run(space, digits, space.default_config(), max_epochs=5, checkpoint_every=2)
+    saved = [
+        torch.load(p + "/candidate.ckpt", weights_only=False)["epoch"] for p in reporter.checkpoints
+    ]
+    assert saved == [1, 3, 4]  # Lightning counts from 0: after epochs 2, 4 and the last (5)
+    reporter, _ = _run(space, digits, space.default_config(), max_epochs=2, checkpoint_every=0)
+    assert reporter.checkpoints == []
