@@ -10,7 +10,6 @@ a :class:`Fixed`). Nothing here imports torch; ``build`` does, when called.
 from __future__ import annotations
 
 import contextlib
-from abc import abstractmethod
 from collections.abc import Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -78,8 +77,8 @@ def check_numbers(
 
     Infinite domains are checked by their bounds; ``integer`` requires an Int, Choice or Fixed.
     """
-    kind = "an integer" if integer else "a number"
-    bounds = f"[{low}, {high}]" if high is not None else f">= {low}"
+    kind = "integers" if integer else "numbers"
+    bounds = f"in [{low}, {high}]" if high is not None else f">= {low}"
     if integer and isinstance(domain, Float):
         raise SpaceDefinitionError(
             f"`{name}` must only hold {kind} {bounds}, so it cannot be {domain!r}; use an Int or "
@@ -140,13 +139,14 @@ def training_fields(
         "weight_decay": as_domain(weight_decay, "weight_decay"),
         "batch_size": as_domain(batch_size, "batch_size"),
     }
-    check_numbers(fields["learning_rate"], "learning_rate", low=0.0)
+    lr = fields["learning_rate"]
+    lr_values = check_numbers(lr, "learning_rate", low=0.0)
+    if 0 in (lr_values if lr_values is not None else [getattr(lr, "low", 1.0)]):
+        raise SpaceDefinitionError(
+            f"`learning_rate` must be greater than 0, but it can be 0 ({lr!r})."
+        )
     check_numbers(fields["weight_decay"], "weight_decay", low=0.0)
     check_numbers(fields["batch_size"], "batch_size", low=1, integer=True)
-    if fields["learning_rate"].finite_values() is not None and 0 in (
-        fields["learning_rate"].finite_values() or []
-    ):
-        raise SpaceDefinitionError("`learning_rate` must be greater than 0, but it holds 0.")
     if optimizer is not None:
         fields["optimizer"] = as_domain(optimizer, "optimizer")
         check_values(fields["optimizer"], "optimizer", OPTIMIZERS)
@@ -254,9 +254,9 @@ class BuiltinSpace(SearchSpace):
         with _torch_seed(seed):
             return self._build(config)
 
-    @abstractmethod
     def _build(self, config: dict[str, Any]) -> torch.nn.Module:
-        """Build the module of a validated config."""
+        """Build the module of a validated config (each built-in space implements it)."""
+        raise NotImplementedError(f"{type(self).__name__} does not implement `_build`.")
 
 
 def nearest(domain: Domain, target: Any) -> Any:

@@ -7,6 +7,8 @@ stacks) so that building and running its networks stays fast.
 from __future__ import annotations
 
 import math
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -222,6 +224,7 @@ def test_built_modules_run_on_the_declared_shape(name, seed):
     assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in net.parameters())
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", NAMES)
 def test_built_modules_export_to_onnx(name, onnx_check):
     torch = pytest.importorskip("torch")
@@ -235,3 +238,29 @@ def test_spaces_are_search_spaces_with_repeat_or_edges():
     kinds = {type(space_of(n)).__name__ for n in NAMES}
     assert kinds == {"NB201CellSpace", "MLPSpace", "MobileBlockSpace", "TransformerSpace"}
     assert any(isinstance(f, Repeat) for f in space_of("mlp").fields.values())
+
+
+def test_spaces_work_without_importing_torch_or_ray():
+    code = (
+        "import sys\n"
+        "import raynas.search_spaces as ss\n"
+        "for cls in (ss.NB201CellSpace, ss.MLPSpace, ss.MobileBlockSpace, ss.TransformerSpace):\n"
+        "    space = cls(input_shape=(1, 8, 8), num_classes=10)\n"
+        "    c = space.mutate(space.sample(0), 1)\n"
+        "    space.key(c), space.encode(c), space.default_config()\n"
+        "print(sorted(m for m in ('torch', 'ray', 'onnxruntime') if m in sys.modules))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_spaces_pickle(name):
+    import pickle
+
+    space = space_of(name)
+    clone = pickle.loads(pickle.dumps(space))
+    config = space.sample(3)
+    assert clone.validate(config) == config
+    assert clone.key(config) == space.key(config)
+    assert clone.sample(5) == space.sample(5)

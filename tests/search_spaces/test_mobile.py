@@ -130,11 +130,11 @@ def test_activation_and_expand_ratio_one():
         ({"kernel_sizes": []}, r"`kernel_sizes` must not be an empty list of choices"),
         (
             {"expand_ratios": [0, 3]},
-            r"`expand_ratios` must only hold an integer >= 1, but it holds 0",
+            r"`expand_ratios` must only hold integers >= 1, but it holds 0",
         ),
         (
             {"width_mults": [-0.5, 1.0]},
-            r"`width_mults` must only hold a number >= 1e-06, but it holds -0.5",
+            r"`width_mults` must only hold numbers >= 1e-06, but it holds -0.5",
         ),
         (
             {"se": "maybe"},

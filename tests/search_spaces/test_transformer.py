@@ -115,7 +115,7 @@ def test_validation_names_the_path():
             r"`num_heads` = 4 does not divide `embed_dim` = 30",
         ),
         ({"embed_dim": Int(8, 10000)}, r"`embed_dim` must have finitely many values"),
-        ({"num_heads": [0, 2]}, r"`num_heads` must only hold an integer >= 1, but it holds 0"),
+        ({"num_heads": [0, 2]}, r"`num_heads` must only hold integers >= 1, but it holds 0"),
         ({"ffn_dim": []}, r"`ffn_dim` must not be an empty list of choices"),
         (
             {"min_layers": 3, "max_layers": 1},
@@ -124,7 +124,7 @@ def test_validation_names_the_path():
         ),
         ({"min_layers": 0}, r"`min_layers` must be an int >= 1, but got 0"),
         ({"pooling": "max"}, r"`pooling` has the value 'max'.*allowed: \['cls', 'mean'\]"),
-        ({"dropout": 1.5}, r"`dropout` must only hold a number \[0.0, 0.99\], but it holds 1.5"),
+        ({"dropout": 1.5}, r"`dropout` must only hold numbers in \[0.0, 0.99\], but it holds 1.5"),
         (
             {"tokens": "columns"},
             r"`tokens` must be one of \['rows', 'patches'\] for the image input_shape "
