@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 from ray import tune
+from raynas.search_spaces import MLPSpace
 from sched_trainables import SPACE, digits_trainable
 
 from raynas.schedulers import ArchitecturePBT, joint_pbt
@@ -106,3 +107,73 @@ def test_architecture_pbt_mutates_and_inherits_weights(ray_session, tmp_storage)
     hits = [i for i in inherited if (i[0], i[1]) in pairs]
     assert hits, (inherited, pairs)
     assert all("copied" in summary or "widened" in summary for _, _, summary in hits)
+
+
+# -- the same with raynas' own trainable (Lightning candidates, per-epoch checkpoints) ----------
+IMG_SPACE = MLPSpace(input_shape=(1, 8, 8), num_classes=10, max_layers=2, width=[16, 32, 64])
+
+
+def _nas_fit(scheduler, storage):
+    from raynas.evaluation import NASTrainable
+
+    trainable = NASTrainable(IMG_SPACE, "digits", max_epochs=MAX_EPOCHS, cpus=1)
+    reports = Reports()
+    base = {"activation": "relu", "dropout": 0.0, "batch_norm": False}
+    tuner = tune.Tuner(
+        trainable,
+        param_space={
+            "cand": tune.grid_search(list(range(len(CANDIDATES)))),
+            **{
+                k: tune.sample_from(lambda config, k=k: CANDIDATES[config["cand"]][k])
+                for k in CANDIDATES[0]
+            },
+            **base,
+        },
+        tune_config=tune.TuneConfig(scheduler=scheduler, reuse_actors=True),
+        run_config=tune.RunConfig(storage_path=storage, verbose=0, callbacks=[reports]),
+    )
+    results = tuner.fit()
+    assert not results.errors, results.errors
+    return results, reports.rows
+
+
+def _policy(storage):
+    """Ray PBT's exploit log: [target tag, donor tag, target iter, donor iter, old, new]."""
+    import glob
+    import json
+
+    rows = []
+    for path in glob.glob(f"{storage}/**/pbt_global.txt", recursive=True):
+        with open(path) as f:
+            rows += [json.loads(line) for line in f if line.strip()]
+    return rows
+
+
+def test_joint_pbt_with_nas_trainable_exploits_through_its_checkpoints(ray_session, tmp_storage):
+    pbt = joint_pbt(IMG_SPACE, perturbation_interval=2, quantile_fraction=0.25)
+    results, rows = _nas_fit(pbt, tmp_storage)
+    assert all(r.metrics["epoch"] == MAX_EPOCHS and r.metrics["feasible"] for r in results)
+    policy = _policy(tmp_storage)
+    assert policy and pbt._num_perturbations == len(policy)
+    for target, donor, *_ in policy:
+        assert target != donor
+    # after an exploit the target trains on with explored values: some trial reports two
+    # learning rates over its life
+    rates: dict[str, set[float]] = {}
+    for row in rows:
+        rates.setdefault(row["trial_id"], set()).add(row["config"]["learning_rate"])
+    assert any(len(v) > 1 for v in rates.values())
+
+
+def test_architecture_pbt_with_nas_trainable_rebuilds_and_inherits(ray_session, tmp_storage):
+    pbt = ArchitecturePBT(space=IMG_SPACE, metric="val_acc", mode="max", perturbation_interval=2,
+                          quantile_fraction=0.25, seed=3)  # fmt: skip
+    results, rows = _nas_fit(pbt, tmp_storage)
+    assert all(r.metrics["epoch"] == MAX_EPOCHS for r in results)
+    assert all(row["feasible"] for row in rows), [row["reason"] for row in rows]
+    changed = {h["trial_id"] for h in pbt.history if h["architecture_changed"]}
+    assert changed
+    for r in results:  # every trial's last network is the one its final config describes
+        arch = IMG_SPACE.validate({k: v for k, v in r.config.items() if k in IMG_SPACE.fields})
+        want = sum(p.numel() for p in IMG_SPACE.build(arch).parameters())
+        assert r.metrics["params"] == want, r.metrics["trial_id"]
