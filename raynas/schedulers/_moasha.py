@@ -233,6 +233,8 @@ class MultiObjectiveASHA(FIFOScheduler):
             if o.name in result and result[o.name] is not None:
                 entry["metrics"][o.name] = _float(result[o.name])
         if result.get(self._feasible_attr, True) is False:
+            if not entry["feasible"]:
+                return TrialScheduler.STOP  # told again (on_trial_complete): decided already
             entry["feasible"] = False
             reason = result.get("reason", "")
             self._decisions.append(

@@ -119,6 +119,9 @@ def test_infeasible_report_stops_at_once_and_never_enters_the_pareto_set() -> No
     out = _report(sched, broken, 1, val_acc=0.0, params=10, feasible=False, reason="NaN loss")
     assert out == "STOP"
     assert sched.decisions[-1]["reason"] == "infeasible: NaN loss"
+    failed = {"training_iteration": 1, "val_acc": 0.0, "params": 10, "feasible": False}
+    sched.on_trial_complete(FakeController([broken]), broken, failed)  # Tune tells it again
+    assert len(sched.decisions) == 1
     assert _report(sched, fine, 1, val_acc=0.3, params=10) == "CONTINUE"
     assert [e.trial_id for e in sched.pareto_set()] == [fine.trial_id]
 
