@@ -96,7 +96,10 @@ def main() -> None:
 
     import ray
 
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, configure_logging=False)
+    ray.init(
+        address="local", num_cpus=2, include_dashboard=False, log_to_driver=False,
+        configure_logging=False,
+    )  # fmt: skip
     methods = ["ArchitecturePBT + inheritance", "ArchitecturePBT, no inheritance",
                "PBT (hyperparameters only)"]  # fmt: skip
     rows: dict[str, list[dict]] = {m: [] for m in methods}
