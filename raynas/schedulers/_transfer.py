@@ -39,6 +39,7 @@ class TransferReport:
         rewired: hidden dimensions tied together differently in the two networks (a residual
             connection that appears or disappears, a layer inserted between two others): the
             weights still transfer, but the function changes.
+        perturbed: widened tensors whose replicated units got symmetry-breaking noise.
         note: why the graph analysis was skipped, if it was.
     """
 
@@ -50,6 +51,7 @@ class TransferReport:
     dropped: list[str] = field(default_factory=list)
     opaque: list[str] = field(default_factory=list)
     rewired: list[str] = field(default_factory=list)
+    perturbed: list[str] = field(default_factory=list)
     note: str = ""
 
     @property
@@ -58,11 +60,11 @@ class TransferReport:
 
         Holds when nothing was narrowed, padded or freshly initialised (zero-padded conv
         kernels and Net2Net widening preserve the function), no old tensor was dropped, no
-        hidden dimension was rewired and the graph analysis ran.
+        hidden dimension was rewired, no noise was added and the graph analysis ran.
         """
         return not (
             self.narrowed or self.padded or self.fresh or self.dropped or self.rewired
-            or self.note
+            or self.perturbed or self.note
         )  # fmt: skip
 
     def summary(self) -> str:
@@ -174,6 +176,16 @@ def transfer_weights(
         value, kind = _adapt(name, source, target, maps, kernel_axes, noise, rng)
         out[name] = value
         getattr(report, kind).append(name)
+        if (
+            noise > 0
+            and kind == "widened"
+            and any(
+                maps[(name, a)].widened and maps[(name, a)].role.get((name, a)) == "out"
+                for a in range(source.dim())
+                if (name, a) in maps
+            )
+        ):
+            report.perturbed.append(name)
     report.dropped = [n for n in old_state if n not in new_state]
     new.load_state_dict(out, strict=False)
     return report
@@ -247,9 +259,10 @@ def _adapt(
     rng: np.random.Generator,
 ) -> tuple[torch.Tensor, str]:
     """``source`` reshaped to ``target``'s shape, and how (a TransferReport field)."""
+    source = source.detach().to(target.device)
     if source.shape == target.shape:
-        return source.detach().clone().to(target.dtype), "copied"
-    value = source.detach().clone()
+        return source.clone().to(target.dtype), "copied"
+    value = source.clone()
     kind = "copied"
     for axis in range(value.dim()):
         m = maps.get((name, axis))

@@ -96,7 +96,8 @@ def test_noise_perturbs_only_the_replicas() -> None:
     old = warm_up(_mlp([16, 8]), DIGIT)
     exact, noisy = _mlp([24, 8], seed=1), _mlp([24, 8], seed=1)
     transfer_weights(old, exact, example_input=EX, seed=3)
-    transfer_weights(old, noisy, example_input=EX, seed=3, noise=0.05)
+    report = transfer_weights(old, noisy, example_input=EX, seed=3, noise=0.05)
+    assert "layers.0.linear.weight" in report.perturbed and not report.function_preserving
     w_exact, w_noisy = exact.layers[0].linear.weight, noisy.layers[0].linear.weight
     torch.testing.assert_close(w_noisy[:16], w_exact[:16])
     assert not torch.allclose(w_noisy[16:], w_exact[16:])
