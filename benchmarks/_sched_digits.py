@@ -1,4 +1,4 @@
-"""Shared by the scheduler benchmarks: digits data, MLP space, one-epoch training."""
+"""Shared by the scheduler benchmarks: data (digits, MNIST-1D), MLP space, one-epoch training."""
 
 from __future__ import annotations
 
@@ -10,24 +10,49 @@ import numpy as np
 import torch
 from raynas.search_spaces import MLPSpace
 
+INPUT_DIM = {"digits": 64, "mnist1d": 40}
 
-def mlp_space(**kw: Any) -> MLPSpace:
-    """The MLP space on flattened 8x8 digits (64 inputs, 10 classes)."""
+
+def mlp_space(data: str = "digits", **kw: Any) -> MLPSpace:
+    """The MLP space on flattened inputs (digits: 64, MNIST-1D: 40 features; 10 classes)."""
     kw.setdefault("max_layers", 3)
     kw.setdefault("width", [16, 32, 64, 128, 256])
-    return MLPSpace(input_shape=(64,), num_classes=10, **kw)
+    return MLPSpace(input_shape=(INPUT_DIM[data],), num_classes=10, **kw)
 
 
-@functools.lru_cache(maxsize=1)
-def digits() -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
-    """1200 training and 597 validation digits, in a fixed shuffled order, scaled to [0, 1]."""
-    from sklearn.datasets import load_digits
+@functools.lru_cache(maxsize=2)
+def dataset(name: str = "digits") -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Training and validation tensors in a fixed order.
 
-    x, y = load_digits(return_X_y=True)
+    digits: 1200 / 597 samples scaled to [0, 1]. mnist1d: the library's default 4,000
+    training signals (generated offline, seed 42) split 3,200 / 800.
+    """
+    if name == "digits":
+        from sklearn.datasets import load_digits
+
+        x, y = load_digits(return_X_y=True)
+        x = x / 16.0
+        n_train = 1200
+    elif name == "mnist1d":
+        from mnist1d.data import get_dataset_args, make_dataset
+
+        state = np.random.get_state()
+        try:
+            data = make_dataset(get_dataset_args())
+        finally:
+            np.random.set_state(state)
+        x, y = data["x"], data["y"]
+        n_train = 3200
+    else:
+        raise ValueError(f"`data` must be one of {list(INPUT_DIM)}, but got {name!r}.")
     order = np.random.default_rng(0).permutation(len(x))
-    x_t = torch.tensor(x[order] / 16.0, dtype=torch.float32)
+    x_t = torch.tensor(x[order], dtype=torch.float32)
     y_t = torch.tensor(y[order], dtype=torch.long)
-    return x_t[:1200], y_t[:1200], x_t[1200:], y_t[1200:]
+    return x_t[:n_train], y_t[:n_train], x_t[n_train:], y_t[n_train:]
+
+
+def digits() -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    return dataset("digits")
 
 
 def make_optimizer(model: torch.nn.Module, config: dict[str, Any]) -> torch.optim.Optimizer:
@@ -41,9 +66,10 @@ def train_epoch(
     opt: torch.optim.Optimizer,
     config: dict[str, Any],
     gen: torch.Generator,
+    data: str = "digits",
 ) -> tuple[float, float]:
     """One epoch of mini-batch training; returns (validation accuracy, seconds)."""
-    xt, yt, xv, yv = digits()
+    xt, yt, xv, yv = dataset(data)
     t0 = time.perf_counter()
     model.train()
     perm = torch.randperm(len(xt), generator=gen)
@@ -81,7 +107,8 @@ def pbt_trainable(config: dict[str, Any]) -> None:
     from raynas.schedulers import inherit_weights
 
     torch.set_num_threads(1)
-    space = mlp_space()
+    data = config.get("data", "digits")
+    space = mlp_space(data)
     arch = {k: v for k, v in config.items() if k in space.fields}
     trial_id = tune.get_context().get_trial_id()
     checkpoint = tune.get_checkpoint()
@@ -104,7 +131,7 @@ def pbt_trainable(config: dict[str, Any]) -> None:
     opt = make_optimizer(model, config)
     gen = torch.Generator().manual_seed(1000 * int(config.get("seed", 0)) + start)
     for epoch in range(start, int(config["max_epochs"])):
-        acc, _ = train_epoch(model, opt, config, gen)
+        acc, _ = train_epoch(model, opt, config, gen, data)
         with tempfile.TemporaryDirectory() as d:
             torch.save(
                 {"config": arch, "state_dict": model.state_dict(), "epoch": epoch + 1,

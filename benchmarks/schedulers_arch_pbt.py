@@ -1,6 +1,7 @@
 """ArchitecturePBT with weight inheritance vs the same without it: best validation accuracy.
 
-Task: MLPSpace on sklearn's digits. One population of candidates (architecture + training
+Task: MLPSpace on sklearn's digits (or MNIST-1D with ``--data mnist1d``, harder for MLPs, so
+training time is scarcer and inheriting it matters more). One population of candidates (architecture + training
 hyperparameters) is sampled from the space per seed; every method starts from that same
 population and trains every trial to ``max_epochs`` epochs (an exploited trial continues at its
 donor's epoch count, so all methods spend the same epoch budget):
@@ -43,7 +44,7 @@ def run(method: str, population: list[dict[str, Any]], args: argparse.Namespace,
 
     from raynas.schedulers import ArchitecturePBT, joint_pbt
 
-    space = mlp_space()
+    space = mlp_space(args.data)
     common = {"metric": "val_acc", "mode": "max", "perturbation_interval": args.interval,
               "quantile_fraction": 0.25}  # fmt: skip
     if method == "PBT (hyperparameters only)":
@@ -57,6 +58,7 @@ def run(method: str, population: list[dict[str, Any]], args: argparse.Namespace,
         "max_epochs": args.max_epochs,
         "inherit": inherit,
         "seed": seed,
+        "data": args.data,
     }
     t0 = time.perf_counter()
     tuner = tune.Tuner(
@@ -90,6 +92,7 @@ def main() -> None:
     ap.add_argument("--max-epochs", type=int, default=12)
     ap.add_argument("--interval", type=int, default=2, help="perturbation interval (epochs)")
     ap.add_argument("--seeds", type=int, default=3)
+    ap.add_argument("--data", default="digits", choices=["digits", "mnist1d"])
     ap.add_argument("--storage", default="/tmp/raynas_bench_pbt")
     ap.add_argument("--json", default=None)
     args = ap.parse_args()
@@ -106,7 +109,7 @@ def main() -> None:
     t0 = time.perf_counter()
     try:
         for seed in range(args.seeds):
-            space = mlp_space()
+            space = mlp_space(args.data)
             rng = np.random.default_rng(seed)
             population = [space.sample(rng) for _ in range(args.population)]
             for m in methods:
