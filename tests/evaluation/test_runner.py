@@ -33,7 +33,9 @@ def _run(space, dm, config, reporter=None, **settings):
 
 
 def test_default_mlp_reaches_90_percent_on_digits_in_5_epochs(digits):
-    space = TinyMLPSpace()
+    from raynas.search_spaces import MLPSpace
+
+    space = MLPSpace(input_shape=(1, 8, 8), num_classes=10)
     reporter, last = _run(space, digits, space.default_config(), max_epochs=5)
     assert [r["epoch"] for r in reporter.reports] == [1, 2, 3, 4, 5]
     assert last["feasible"] is True

@@ -34,8 +34,9 @@ def test_asha_over_8_candidates_stops_some_early_and_every_report_has_the_keys(
     ray_session, tmp_storage, recorder
 ):
     from ray import tune
+    from raynas.search_spaces import MLPSpace
 
-    space = TinyMLPSpace()
+    space = MLPSpace(input_shape=(1, 8, 8), num_classes=10, max_layers=2)
     trainable = NASTrainable(space, "digits", max_epochs=4, train_fraction=0.5, seed=0)
     asha = tune.schedulers.ASHAScheduler(max_t=4, grace_period=1, reduction_factor=2)
     param_space = {**space.to_tune(), "seed": tune.randint(0, 1000)}
