@@ -16,6 +16,9 @@ import json
 import sys
 from collections.abc import Callable, Sequence
 
+from raynas._cli_search import COMMANDS as SEARCH_COMMANDS
+from raynas.search_spaces.errors import RaynasError
+
 AddArgs = Callable[[argparse.ArgumentParser], None]
 Handler = Callable[[argparse.Namespace], int]
 
@@ -167,6 +170,7 @@ SUBCOMMANDS: dict[str, tuple[str, AddArgs, Handler]] = {
         _measure,
     ),
 }
+SUBCOMMANDS.update(SEARCH_COMMANDS)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -189,7 +193,18 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the ``raynas`` command; returns the exit code."""
     args = build_parser().parse_args(argv)
-    return int(args._handler(args))
+    try:
+        return int(args._handler(args))
+    except RaynasError as exc:  # bad input: say what is wrong, no traceback
+        print(f"raynas {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(
+            f"\nraynas {args.command}: interrupted; `raynas resume <experiment folder>` continues "
+            "a stopped search.",
+            file=sys.stderr,
+        )
+        return 130
 
 
 if __name__ == "__main__":  # pragma: no cover
