@@ -44,10 +44,16 @@ class LocalCluster:
     temp_dir: str
     procs: list[subprocess.Popen] = field(default_factory=list)
 
-    def ray(self, *args: str, timeout: float = 600, cwd: str | None = None) -> subprocess.CompletedProcess:
+    def ray(
+        self, *args: str, timeout: float = 600, cwd: str | None = None
+    ) -> subprocess.CompletedProcess:
         """Run a ``ray`` CLI command against this cluster."""
         return subprocess.run(
-            [ray_cli(), *args], env=self.env, cwd=cwd, capture_output=True, text=True,
+            [ray_cli(), *args],
+            env=self.env,
+            cwd=cwd,
+            capture_output=True,
+            text=True,
             timeout=timeout,
         )
 
@@ -55,20 +61,26 @@ class LocalCluster:
 def _start_node(args: list[str], env: Mapping[str, str], log: Path) -> subprocess.Popen:
     with open(log, "w") as out:
         proc = subprocess.Popen(
-            [ray_cli(), "start", "--block", *args], env=dict(env), stdout=out,
-            stderr=subprocess.STDOUT, start_new_session=True,
+            [ray_cli(), "start", "--block", *args],
+            env=dict(env),
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
     return proc
 
 
 def _wait_for_nodes(cluster: LocalCluster, count: int, deadline: float) -> None:
     code = (
-        "import ray, json; ray.init(address=%r, log_to_driver=False); "
-        "print(json.dumps(len([n for n in ray.nodes() if n['Alive']])))" % cluster.gcs_address
+        f"import ray, json; ray.init(address={cluster.gcs_address!r}, log_to_driver=False); "
+        "print(json.dumps(len([n for n in ray.nodes() if n['Alive']])))"
     )
     while time.time() < deadline:
         res = subprocess.run(
-            [sys.executable, "-c", code], env=cluster.env, capture_output=True, text=True,
+            [sys.executable, "-c", code],
+            env=cluster.env,
+            capture_output=True,
+            text=True,
             timeout=120,
         )
         if res.returncode == 0 and json.loads(res.stdout.strip().splitlines()[-1]) >= count:
@@ -90,8 +102,9 @@ def local_cluster(
         RAY_NODE_IP_ADDRESS="127.0.0.1",
         PATH=f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}",
     )
-    subprocess.run([ray_cli(), "get-auth-token", "--generate"], env=env, capture_output=True,
-                   check=True)
+    subprocess.run(
+        [ray_cli(), "get-auth-token", "--generate"], env=env, capture_output=True, check=True
+    )
     gcs_port, dash_port, client_port = free_port(), free_port(), free_port()
     cluster = LocalCluster(
         gcs_address=f"127.0.0.1:{gcs_port}",
@@ -100,18 +113,32 @@ def local_cluster(
         temp_dir=temp_dir,
     )
     try:
-        cluster.procs.append(_start_node(
-            ["--head", "--node-ip-address=127.0.0.1", "--dashboard-host=127.0.0.1",
-             f"--port={gcs_port}", f"--dashboard-port={dash_port}",
-             f"--ray-client-server-port={client_port}", f"--num-cpus={head_cpus}",
-             "--include-dashboard=true", f"--temp-dir={temp_dir}"],
-            env, Path(temp_dir) / "head.log",
-        ))
+        cluster.procs.append(
+            _start_node(
+                [
+                    "--head",
+                    "--node-ip-address=127.0.0.1",
+                    "--dashboard-host=127.0.0.1",
+                    f"--port={gcs_port}",
+                    f"--dashboard-port={dash_port}",
+                    f"--ray-client-server-port={client_port}",
+                    f"--num-cpus={head_cpus}",
+                    "--include-dashboard=true",
+                    f"--temp-dir={temp_dir}",
+                ],
+                env,
+                Path(temp_dir) / "head.log",
+            )
+        )
         deadline = time.time() + timeout
         _wait_for_nodes(cluster, 1, deadline)
         for i, w in enumerate(workers):
-            args = [f"--address={cluster.gcs_address}", "--node-ip-address=127.0.0.1",
-                    f"--num-cpus={w.get('num_cpus', 1)}", f"--temp-dir={temp_dir}"]
+            args = [
+                f"--address={cluster.gcs_address}",
+                "--node-ip-address=127.0.0.1",
+                f"--num-cpus={w.get('num_cpus', 1)}",
+                f"--temp-dir={temp_dir}",
+            ]
             if w.get("resources"):
                 args.append(f"--resources={json.dumps(w['resources'])}")
             cluster.procs.append(_start_node(args, env, Path(temp_dir) / f"worker{i}.log"))

@@ -106,7 +106,18 @@ class ReportCallback(pl.Callback):
         self.is_writer = self.is_writer and trainer.is_global_zero
 
     def on_train_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        """Start the clock."""
+        """Run the objectives that measure the untrained network, then start the clock.
+
+        Hooks with ``measure_at = "start"`` (hardware latency: it does not depend on the
+        weights) run here, so every epoch's report carries them and multi-objective schedulers
+        can compare candidates at every rung. A failing one ends the candidate before training.
+        """
+        early = [fn for fn in self.objectives if _measure_at(fn) == "start"]
+        if early:
+            result = self._run_objectives(early)
+            if result.get("feasible") is False:
+                raise CandidateFailure(str(result.get("reason")))
+            self.static.update(result)
         self._t0 = time.perf_counter()
 
     def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
@@ -122,8 +133,9 @@ class ReportCallback(pl.Callback):
         last = self.epochs_done >= self.max_epochs or over_time
         if over_time and self.epochs_done < self.max_epochs:
             trainer.should_stop = True
-        if last and self.objectives:
-            metrics.update(self._run_objectives(metrics))
+        late = [fn for fn in self.objectives if _measure_at(fn) != "start"]
+        if last and late:
+            metrics.update(self._run_objectives(late))
         self.last_metrics = metrics
         every = self.checkpoint_every
         ckpt_dir = None
@@ -170,8 +182,8 @@ class ReportCallback(pl.Callback):
         metrics.update({k: float(values[k]) for k in keys})
         return metrics
 
-    def _run_objectives(self, metrics: Mapping[str, Any]) -> dict[str, Any]:
-        """Run the hooks on the trained network; a failing hook makes the candidate infeasible."""
+    def _run_objectives(self, hooks: Sequence[Objective]) -> dict[str, Any]:
+        """Run the hooks on the network; a failing hook makes the candidate infeasible."""
         out: dict[str, Any] = {}
         model = self.model
         if model is None:
@@ -179,7 +191,7 @@ class ReportCallback(pl.Callback):
         was_training = model.training
         model.eval()
         try:
-            for fn in self.objectives:
+            for fn in hooks:
                 name = getattr(fn, "__name__", type(fn).__name__)
                 try:
                     result = fn(model, dict(self.config))
@@ -191,6 +203,12 @@ class ReportCallback(pl.Callback):
                         "reason": f"objective {name} must return a dict, but returned "
                         f"{type(result).__name__}",
                     }
+                if result.get("feasible") is False:  # the hook declares the candidate infeasible
+                    return {
+                        "feasible": False,
+                        "reason": f"objective {name}: {result.get('reason') or 'infeasible'}",
+                    }
+                result = {k: v for k, v in result.items() if k not in ("feasible", "reason")}
                 clash = sorted(set(result) & set(REPORTED_METRICS) - {"flops"})
                 if clash:
                     return {
@@ -201,6 +219,11 @@ class ReportCallback(pl.Callback):
         finally:
             model.train(was_training)
         return out
+
+
+def _measure_at(fn: Any) -> str:
+    """When a hook runs: ``"start"`` (before the first epoch) or ``"end"`` (the default)."""
+    return str(getattr(fn, "measure_at", "end"))
 
 
 __all__ = ["CHECKPOINT_FILE", "METRICS_FILE", "CandidateFailure", "ReportCallback"]

@@ -177,23 +177,46 @@ class NASTrainable:
             self.datamodule = dm
         return self.datamodule
 
-    def _device(self) -> tuple[str, int]:
-        if not self.gpus:
+    def _device(self, gpus: float | None = None) -> tuple[str, int]:
+        gpus = self.gpus if gpus is None else gpus
+        if not gpus:
             return "cpu", 1
         import torch
 
         if not torch.cuda.is_available():
             raise EvaluationError(
-                f"the trial was given {self.gpus} GPU(s), but torch.cuda.is_available() is "
+                f"the trial was given {gpus} GPU(s), but torch.cuda.is_available() is "
                 "False on its node; install a CUDA build of torch or request `gpus=0`."
             )
         return "gpu", 1
 
-    def run(self, config: Mapping[str, Any], reporter: Any) -> dict[str, Any]:
-        """Train one candidate with ``config``, reporting to ``reporter`` (no Tune needed)."""
+    def _granted(self) -> tuple[float, float]:
+        """CPUs and GPUs of the running Tune trial (a user's ``tune.with_resources`` may have
+        replaced ours)."""
+        from ray import tune
+
+        resources = tune.get_context().get_trial_resources()
+        if resources is None:
+            return self.cpus, self.gpus
+        required = resources.required_resources
+        return float(required.get("CPU", 0.0)), float(required.get("GPU", 0.0))
+
+    def run(
+        self,
+        config: Mapping[str, Any],
+        reporter: Any,
+        *,
+        cpus: float | None = None,
+        gpus: float | None = None,
+    ) -> dict[str, Any]:
+        """Train one candidate with ``config``, reporting to ``reporter`` (no Tune needed).
+
+        ``cpus``/``gpus``: what the trial was granted (default: this trainable's request).
+        """
         from raynas.evaluation._runner import run_candidate
 
-        accelerator, devices = self._device()
+        cpus = self.cpus if cpus is None else cpus
+        accelerator, devices = self._device(gpus)
         return run_candidate(
             config,
             space=self.space,
@@ -205,7 +228,7 @@ class NASTrainable:
             module_factory=self.module_factory,
             accelerator=accelerator,
             devices=devices,
-            num_threads=self.settings.num_threads or max(1, int(self.cpus)),
+            num_threads=self.settings.num_threads or max(1, int(cpus)),
             trainer_kwargs=self.trainer_kwargs,
         )
 
@@ -213,7 +236,8 @@ class NASTrainable:
         """The Tune function trainable: reports with ``tune.report`` every epoch."""
         from raynas.evaluation._reporters import TuneReporter
 
-        self.run(config, TuneReporter())
+        cpus, gpus = self._granted()
+        self.run(config, TuneReporter(), cpus=cpus, gpus=gpus)
 
     def __repr__(self) -> str:
         return (

@@ -117,7 +117,8 @@ class DieOnceAfter(NASTrainable):
         self.marker, self.die_after = marker, die_after
 
     def __call__(self, config: dict[str, Any]) -> None:
-        self.run(config, _DyingReporter(self.marker, self.die_after))
+        cpus, gpus = self._granted()
+        self.run(config, _DyingReporter(self.marker, self.die_after), cpus=cpus, gpus=gpus)
 
 
 class _DyingReporter(TuneReporter):
@@ -134,3 +135,8 @@ class _DyingReporter(TuneReporter):
 def device_of(model: nn.Module, config: dict[str, Any]) -> dict[str, str]:
     """An objective hook reporting where the trained network lives (``cpu``, ``cuda:0``)."""
     return {"device": str(next(model.parameters()).device)}
+
+
+def threads_of(model: nn.Module, config: dict[str, Any]) -> dict[str, int]:
+    """An objective hook reporting how many torch threads the trial trained with."""
+    return {"threads": torch.get_num_threads()}

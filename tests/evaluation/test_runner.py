@@ -33,7 +33,9 @@ def _run(space, dm, config, reporter=None, **settings):
 
 
 def test_default_mlp_reaches_90_percent_on_digits_in_5_epochs(digits):
-    space = TinyMLPSpace()
+    from raynas.search_spaces import MLPSpace
+
+    space = MLPSpace(input_shape=(1, 8, 8), num_classes=10)
     reporter, last = _run(space, digits, space.default_config(), max_epochs=5)
     assert [r["epoch"] for r in reporter.reports] == [1, 2, 3, 4, 5]
     assert last["feasible"] is True
@@ -252,3 +254,45 @@ def test_checkpoint_every_n_epochs_and_always_the_last(digits):
     assert saved == [1, 3, 4]  # Lightning counts from 0: after epochs 2, 4 and the last (5)
     reporter, _ = _run(space, digits, space.default_config(), max_epochs=2, checkpoint_every=0)
     assert reporter.checkpoints == []
+
+
+def test_start_objectives_are_in_every_report_and_can_end_a_candidate_before_training(digits):
+    space = TinyMLPSpace()
+    config = space.default_config()
+    calls = []
+
+    def latency(model, cfg):
+        calls.append(model.training)
+        return {"latency_p50_ms": 1.5}
+
+    latency.measure_at = "start"  # type: ignore[attr-defined]
+    reporter = InMemoryReporter()
+    run_candidate(
+        config,
+        space=space,
+        datamodule=digits,
+        reporter=reporter,
+        settings=EvaluationSettings(max_epochs=3),
+        objectives=[latency],
+        num_threads=1,
+    )
+    assert [r["latency_p50_ms"] for r in reporter.reports] == [1.5, 1.5, 1.5]
+    assert calls == [False]
+
+    def unmeasurable(model, cfg):
+        return {"feasible": False, "reason": "export failed: unsupported op"}
+
+    unmeasurable.measure_at = "start"  # type: ignore[attr-defined]
+    reporter = InMemoryReporter()
+    run_candidate(
+        config,
+        space=space,
+        datamodule=digits,
+        reporter=reporter,
+        settings=EvaluationSettings(max_epochs=3),
+        objectives=[unmeasurable],
+        num_threads=1,
+    )
+    assert len(reporter.reports) == 1
+    assert reporter.reports[0]["feasible"] is False and reporter.reports[0]["epoch"] == 0
+    assert "export failed: unsupported op" in reporter.reports[0]["reason"]

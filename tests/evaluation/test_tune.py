@@ -6,7 +6,7 @@ import pytest
 
 from raynas import NASTrainable
 from raynas.evaluation import EvaluationSettings, InMemoryReporter, reported_metrics, run_candidate
-from tests.evaluation.helpers import DieOnceAfter, FaultySpace, TinyMLPSpace
+from tests.evaluation.helpers import DieOnceAfter, FaultySpace, TinyMLPSpace, threads_of
 
 pytestmark = pytest.mark.ray
 
@@ -34,8 +34,9 @@ def test_asha_over_8_candidates_stops_some_early_and_every_report_has_the_keys(
     ray_session, tmp_storage, recorder
 ):
     from ray import tune
+    from raynas.search_spaces import MLPSpace
 
-    space = TinyMLPSpace()
+    space = MLPSpace(input_shape=(1, 8, 8), num_classes=10, max_layers=2)
     trainable = NASTrainable(space, "digits", max_epochs=4, train_fraction=0.5, seed=0)
     asha = tune.schedulers.ASHAScheduler(max_t=4, grace_period=1, reduction_factor=2)
     param_space = {**space.to_tune(), "seed": tune.randint(0, 1000)}
@@ -59,13 +60,18 @@ def test_failing_candidates_end_as_infeasible_results_and_the_run_completes(
 ):
     from ray import tune
 
-    trainable = NASTrainable(FaultySpace(), "digits", max_epochs=2, train_fraction=0.3)
+    trainable = NASTrainable(
+        FaultySpace(), "digits", max_epochs=2, train_fraction=0.3, objectives=[threads_of]
+    )
+    # a user's own resource request replaces the trainable's, and the trial uses what it got
+    trainable = tune.with_resources(trainable, {"cpu": 2})
     param_space = {"mode": tune.grid_search(["ok", "nan", "build_error", "memory"]), "at_step": 3}
     results = _tuner(trainable, param_space, tmp_storage, recorder).fit()
 
     assert not results.errors
     last = {r.config["mode"]: r.metrics for r in results}
     assert last["ok"]["feasible"] is True and last["ok"]["epoch"] == 2
+    assert last["ok"]["threads"] == 2
     assert last["nan"]["reason"] == "training loss became nan at epoch 1, step 3"
     assert last["build_error"]["reason"] == "build failed: ValueError: width 0 is not a layer"
     assert last["memory"]["reason"] == "out of memory: MemoryError: forced by the test"
