@@ -35,6 +35,8 @@ _LAZY = {
     "pb2_bounds": "raynas.schedulers._joint",
     "pb2_available": "raynas.schedulers._joint",
     "SnapToSpace": "raynas.schedulers._joint",
+    "SeededPBT": "raynas.schedulers._seeded",
+    "SeededPB2": "raynas.schedulers._seeded",
     "architecture_keys": "raynas.schedulers._joint",
     "training_keys": "raynas.schedulers._joint",
 }
