@@ -201,6 +201,11 @@ def build_spec(
         raise ConfigError(
             f"The `scheduler` argument must be one of {sorted(SCHEDULERS)}. Got: {scheduler!r}."
         )
+    if scheduler in ("pbt", "architecture_pbt") and strategy != "random":
+        raise ConfigError(
+            f"`scheduler` = {scheduler!r} evolves a population that Tune samples at random; it "
+            f"cannot be combined with `strategy` = {strategy!r}. Use strategy='random'."
+        )
     if isinstance(data, str) and ":" in data:
         data = load_object(data, "data")
     dm = (
@@ -354,10 +359,18 @@ def _tuner(spec: SearchSpec, restore: bool) -> Any:
         seed=spec.seed,
         kwargs=spec.scheduler_kwargs,
     )
+    from ray.tune.schedulers import PopulationBasedTraining
+
+    if isinstance(scheduler, PopulationBasedTraining):
+        # PBT evolves a population sampled by Tune itself (it refuses search algorithms).
+        search_alg, param_space = None, spec.space.to_tune()
+    else:
+        search_alg, param_space = _make_search_alg(spec), None
     return tune.Tuner(
         trainable,
+        param_space=param_space,
         tune_config=tune.TuneConfig(
-            search_alg=_make_search_alg(spec),
+            search_alg=search_alg,
             scheduler=scheduler,
             num_samples=spec.budget,
             reuse_actors=False,
