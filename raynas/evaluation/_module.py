@@ -198,8 +198,13 @@ class CandidateModule(pl.LightningModule):
 
     # -- checkpoints ---------------------------------------------------------------------------
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        """Store the torch random state (dropout) and the training hyperparameters."""
-        checkpoint["raynas"] = {"torch_rng": torch.get_rng_state(), "hparams": dict(self.hparams_)}
+        """Store the torch random state (dropout), the training hyperparameters and the config
+        (ArchitecturePBT rebuilds a donor's network from it to transfer its weights)."""
+        checkpoint["raynas"] = {
+            "torch_rng": torch.get_rng_state(),
+            "hparams": dict(self.hparams_),
+            "config": dict(self.config),
+        }
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         """Restore the torch random state, so a resumed run continues the same random stream."""

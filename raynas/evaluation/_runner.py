@@ -270,6 +270,16 @@ def run_candidate(
             ):
                 ckpt_path = os.path.join(workdir, "restore.ckpt")
                 shutil.copy(os.path.join(restore_dir, CHECKPOINT_FILE), ckpt_path)
+        if ckpt_path is not None and module_factory is None:
+            # ArchitecturePBT: the checkpoint may hold a donor of another architecture
+            from raynas.schedulers._restore import adapt_checkpoint
+
+            try:
+                adapt_checkpoint(
+                    ckpt_path, space=space, network=network, example_input=example_input(datamodule)
+                )
+            except Exception as e:
+                return fail(f"restoring into a changed architecture failed: {_describe(e)}")
         try:
             trainer.fit(module, datamodule=dm, ckpt_path=ckpt_path)
         except CandidateFailure as e:
