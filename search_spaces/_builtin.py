@@ -10,7 +10,6 @@ a :class:`Fixed`). Nothing here imports torch; ``build`` does, when called.
 from __future__ import annotations
 
 import contextlib
-from abc import abstractmethod
 from collections.abc import Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -74,7 +73,17 @@ def check_values(domain: Domain, name: str, allowed: Sequence[Any]) -> list[Any]
 def check_numbers(
     domain: Domain, name: str, *, low: float, high: float | None = None, integer: bool = False
 ) -> list[Any] | None:
-    """Check that every value of ``domain`` is a number in ``[low, high]`` (finite values only)."""
+    """Check that every value of ``domain`` is a number (an int if ``integer``) in ``[low, high]``.
+
+    Infinite domains are checked by their bounds; ``integer`` requires an Int, Choice or Fixed.
+    """
+    kind = "integers" if integer else "numbers"
+    bounds = f"in [{low}, {high}]" if high is not None else f">= {low}"
+    if integer and isinstance(domain, Float):
+        raise SpaceDefinitionError(
+            f"`{name}` must only hold {kind} {bounds}, so it cannot be {domain!r}; use an Int or "
+            f"a Choice of ints."
+        )
     values = domain.finite_values()
     if values is None:
         lo, hi = getattr(domain, "low", None), getattr(domain, "high", None)
@@ -83,15 +92,13 @@ def check_numbers(
         values_to_check: list[Any] = [lo, hi]
     else:
         values_to_check = values
-    rng = f"[{low}, {high}]" if high is not None else f">= {low}"
     for v in values_to_check:
         ok = isinstance(v, (int, float)) and not isinstance(v, bool)
         if ok and integer:
-            ok = float(v).is_integer()
+            ok = isinstance(v, int)
         if not ok or v < low or (high is not None and v > high):
-            kind = "an integer" if integer else "a number"
             raise SpaceDefinitionError(
-                f"`{name}` must only hold {kind} {rng}, but it holds {v!r} ({domain!r})."
+                f"`{name}` must only hold {kind} {bounds}, but it holds {v!r} ({domain!r})."
             )
     return values
 
@@ -132,13 +139,14 @@ def training_fields(
         "weight_decay": as_domain(weight_decay, "weight_decay"),
         "batch_size": as_domain(batch_size, "batch_size"),
     }
-    check_numbers(fields["learning_rate"], "learning_rate", low=0.0)
+    lr = fields["learning_rate"]
+    lr_values = check_numbers(lr, "learning_rate", low=0.0)
+    if 0 in (lr_values if lr_values is not None else [getattr(lr, "low", 1.0)]):
+        raise SpaceDefinitionError(
+            f"`learning_rate` must be greater than 0, but it can be 0 ({lr!r})."
+        )
     check_numbers(fields["weight_decay"], "weight_decay", low=0.0)
     check_numbers(fields["batch_size"], "batch_size", low=1, integer=True)
-    if fields["learning_rate"].finite_values() is not None and 0 in (
-        fields["learning_rate"].finite_values() or []
-    ):
-        raise SpaceDefinitionError("`learning_rate` must be greater than 0, but it holds 0.")
     if optimizer is not None:
         fields["optimizer"] = as_domain(optimizer, "optimizer")
         check_values(fields["optimizer"], "optimizer", OPTIMIZERS)
@@ -246,6 +254,32 @@ class BuiltinSpace(SearchSpace):
         with _torch_seed(seed):
             return self._build(config)
 
-    @abstractmethod
     def _build(self, config: dict[str, Any]) -> torch.nn.Module:
-        """Build the module of a validated config."""
+        """Build the module of a validated config (each built-in space implements it)."""
+        raise NotImplementedError(f"{type(self).__name__} does not implement `_build`.")
+
+
+def nearest(domain: Domain, target: Any) -> Any:
+    """The value of ``domain`` closest to ``target`` (``target`` itself when allowed)."""
+    if domain.contains(target):
+        return domain.normalize(target, "")
+    values = domain.finite_values()
+    if values is None:
+        low, high = getattr(domain, "low", None), getattr(domain, "high", None)
+        if isinstance(target, (int, float)) and low is not None and high is not None:
+            clamped = min(max(target, low), high)
+            if domain.contains(clamped):
+                return domain.normalize(clamped, "")
+        return domain.default()
+    numbers = [v for v in values if isinstance(v, (int, float)) and not isinstance(v, bool)]
+    if not numbers or not isinstance(target, (int, float)):
+        return domain.default()
+    return min(numbers, key=lambda v: (abs(v - target), v))
+
+
+def make_divisible(value: float, divisor: int) -> int:
+    """MobileNet's channel rounding: nearest multiple of ``divisor``, never below 90 %."""
+    new = max(divisor, int(value + divisor / 2) // divisor * divisor)
+    if new < 0.9 * value:
+        new += divisor
+    return new

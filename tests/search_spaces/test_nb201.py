@@ -6,6 +6,7 @@ import itertools
 
 import pytest
 from raynas.search_spaces import (
+    Float,
     InvalidConfigError,
     NB201CellSpace,
     SpaceDefinitionError,
@@ -215,19 +216,23 @@ def test_restricted_ops():
         ({"num_classes": 0}, r"`num_classes` must be an int >= 1, but got 0"),
         (
             {"learning_rate": -0.1},
-            r"`learning_rate` must only hold a number >= 0.0, but it holds -0.1",
+            r"`learning_rate` must only hold numbers >= 0.0, but it holds -0.1",
         ),
-        ({"learning_rate": 0}, r"`learning_rate` must be greater than 0"),
+        ({"learning_rate": 0}, r"`learning_rate` must be greater than 0, but it can be 0"),
+        (
+            {"learning_rate": Float(0.0, 0.1)},
+            r"`learning_rate` must be greater than 0, but it can be 0 \(Float\(0.0, 0.1",
+        ),
         ({"batch_size": []}, r"`batch_size` must not be an empty list of choices"),
         (
             {"batch_size": [32, 0.5]},
-            r"`batch_size` must only hold an integer >= 1, but it holds 0.5",
+            r"`batch_size` must only hold integers >= 1, but it holds 0.5",
         ),
         (
             {"optimizer": ["adam", "lion"]},
             r"`optimizer` has the value 'lion'.*allowed: \['adam', 'adamw', 'sgd'\]",
         ),
-        ({"epochs": 0}, r"`epochs` must only hold an integer >= 1, but it holds 0"),
+        ({"epochs": 0}, r"`epochs` must only hold integers >= 1, but it holds 0"),
         ({"weight_decay": object}, r"`weight_decay` must be a Domain .*but got <class 'object'>"),
     ],
 )
@@ -309,6 +314,7 @@ def test_build_seed_is_reproducible_and_leaves_global_rng_alone():
         assert torch.equal(p, q)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("shape", [(1, 7, 7), (40,)])
 def test_onnx_export_of_a_cell_with_every_op(shape, onnx_check):
     space = small(input_shape=shape)
