@@ -22,8 +22,9 @@ def main(argv: list[str] | None = None):
     parser.add_argument("--out", default="runs")
     args = parser.parse_args(argv)
 
-    import raynas
     from raynas.search_spaces import Choice, Float, MLPSpace
+
+    import raynas
 
     space = MLPSpace(input_shape=(1, 8, 8), num_classes=10, max_layers=2,
                      width=Choice([32, 64, 128]), learning_rate=Float(1e-4, 3e-2, log=True),

@@ -22,9 +22,10 @@ def main(argv: list[str] | None = None):
     parser.add_argument("--out", default="runs")
     args = parser.parse_args(argv)
 
-    import raynas
     from raynas.hardware import HardwareTarget
     from raynas.search_spaces import NB201CellSpace
+
+    import raynas
 
     space = NB201CellSpace(input_shape=(1, 40), num_classes=10, channels=8, cells_per_stage=1,
                            learning_rate=3e-3, weight_decay=1e-4, batch_size=128)

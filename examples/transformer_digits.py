@@ -20,9 +20,10 @@ def main(argv: list[str] | None = None):
     parser.add_argument("--out", default="runs")
     args = parser.parse_args(argv)
 
-    import raynas
     from raynas.hardware import HardwareTarget
     from raynas.search_spaces import Choice, TransformerSpace
+
+    import raynas
 
     space = TransformerSpace(
         input_shape=(1, 8, 8), num_classes=10, tokens="rows", min_layers=1, max_layers=3,

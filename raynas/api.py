@@ -170,7 +170,7 @@ def build_spec(
 ) -> SearchSpec:
     """Validate every argument of :func:`search` (no trial starts) and return the spec."""
     from raynas.data import get_datamodule
-    from raynas.search import STRATEGIES
+    from raynas.strategies import STRATEGIES
 
     try:
         objs = as_objectives(objectives)
@@ -320,7 +320,8 @@ def _make_trainable(spec: SearchSpec) -> Any:
 def _make_search_alg(spec: SearchSpec) -> Any:
     from ray.tune.search import ConcurrencyLimiter
 
-    from raynas.search import Searcher, get_strategy
+    from raynas.search import Searcher
+    from raynas.strategies import get_strategy
 
     strategy = spec.strategy
     if isinstance(strategy, str):
@@ -417,7 +418,7 @@ def search(space: Any, data: Any = "digits", **kwargs: Any) -> Any:
             LightningDataModule.
         objectives: metric specs such as ``"val_acc:max"``, ``"latency_p50_ms:min"`` or
             constraints ``"latency_p50_ms <= 5"``; the first is the primary one.
-        strategy: a strategy name from ``raynas.search.STRATEGIES`` or a Strategy object.
+        strategy: a strategy name from ``raynas.strategies.STRATEGIES`` or a Strategy object.
         scheduler: ``"fifo"``, ``"asha"``, ``"moasha"``, ``"pbt"``, ... or a Tune scheduler.
         hardware: hardware targets (``HardwareTarget``, mappings or names) measured after
             training; latency objectives without a target use the local CPU.
