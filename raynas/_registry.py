@@ -83,7 +83,7 @@ def make_scheduler(
     if name == "pbt":
         from raynas.schedulers import joint_pbt
 
-        return joint_pbt(space, metric=first.name, mode=first.mode, seed=seed, **kwargs)
+        return joint_pbt(space, metric=first.name, mode=first.mode, **kwargs)
     from raynas.schedulers import ArchitecturePBT
 
     return ArchitecturePBT(space=space, metric=first.name, mode=first.mode, seed=seed, **kwargs)

@@ -170,7 +170,7 @@ def build_spec(
 ) -> SearchSpec:
     """Validate every argument of :func:`search` (no trial starts) and return the spec."""
     from raynas.data import get_datamodule
-    from raynas.search import STRATEGIES
+    from raynas.strategies import STRATEGIES
 
     try:
         objs = as_objectives(objectives)
@@ -200,6 +200,11 @@ def build_spec(
     if isinstance(scheduler, str) and scheduler not in SCHEDULERS:
         raise ConfigError(
             f"The `scheduler` argument must be one of {sorted(SCHEDULERS)}. Got: {scheduler!r}."
+        )
+    if scheduler in ("pbt", "architecture_pbt") and strategy != "random":
+        raise ConfigError(
+            f"`scheduler` = {scheduler!r} evolves a population that Tune samples at random; it "
+            f"cannot be combined with `strategy` = {strategy!r}. Use strategy='random'."
         )
     if isinstance(data, str) and ":" in data:
         data = load_object(data, "data")
@@ -315,7 +320,8 @@ def _make_trainable(spec: SearchSpec) -> Any:
 def _make_search_alg(spec: SearchSpec) -> Any:
     from ray.tune.search import ConcurrencyLimiter
 
-    from raynas.search import Searcher, get_strategy
+    from raynas.search import Searcher
+    from raynas.strategies import get_strategy
 
     strategy = spec.strategy
     if isinstance(strategy, str):
@@ -354,10 +360,18 @@ def _tuner(spec: SearchSpec, restore: bool) -> Any:
         seed=spec.seed,
         kwargs=spec.scheduler_kwargs,
     )
+    from ray.tune.schedulers import PopulationBasedTraining
+
+    if isinstance(scheduler, PopulationBasedTraining):
+        # PBT evolves a population sampled by Tune itself (it refuses search algorithms).
+        search_alg, param_space = None, spec.space.to_tune()
+    else:
+        search_alg, param_space = _make_search_alg(spec), None
     return tune.Tuner(
         trainable,
+        param_space=param_space,
         tune_config=tune.TuneConfig(
-            search_alg=_make_search_alg(spec),
+            search_alg=search_alg,
             scheduler=scheduler,
             num_samples=spec.budget,
             reuse_actors=False,
@@ -404,7 +418,7 @@ def search(space: Any, data: Any = "digits", **kwargs: Any) -> Any:
             LightningDataModule.
         objectives: metric specs such as ``"val_acc:max"``, ``"latency_p50_ms:min"`` or
             constraints ``"latency_p50_ms <= 5"``; the first is the primary one.
-        strategy: a strategy name from ``raynas.search.STRATEGIES`` or a Strategy object.
+        strategy: a strategy name from ``raynas.strategies.STRATEGIES`` or a Strategy object.
         scheduler: ``"fifo"``, ``"asha"``, ``"moasha"``, ``"pbt"``, ... or a Tune scheduler.
         hardware: hardware targets (``HardwareTarget``, mappings or names) measured after
             training; latency objectives without a target use the local CPU.

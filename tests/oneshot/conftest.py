@@ -1,0 +1,9 @@
+"""One-shot tests: one torch thread (the test machine's cores are shared; more threads only
+oversubscribe them) and the tiny spaces and data the tests share."""
+
+from __future__ import annotations
+
+import pytest
+
+torch = pytest.importorskip("torch")
+torch.set_num_threads(1)
