@@ -28,6 +28,7 @@ _LAZY = {
     "rank_and_crowding": "raynas.schedulers._moasha",
     "ArchitecturePBT": "raynas.schedulers._arch_pbt",
     "inherit_weights": "raynas.schedulers._arch_pbt",
+    "adapt_checkpoint": "raynas.schedulers._restore",
     "transfer_weights": "raynas.schedulers._transfer",
     "morph": "raynas.schedulers._transfer",
     "TransferReport": "raynas.schedulers._transfer",
