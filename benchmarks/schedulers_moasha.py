@@ -62,8 +62,10 @@ def learning_curves(
         opt = make_optimizer(model, cfg)
         gen = torch.Generator().manual_seed(seed + i)
         params[i] = count_params(model)
-        for t in range(max_t):
-            acc[i, t], secs[i, t] = train_epoch(model, opt, cfg, gen)
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed + i)  # dropout masks: the same curves on every run
+            for t in range(max_t):
+                acc[i, t], secs[i, t] = train_epoch(model, opt, cfg, gen)
         if (i + 1) % 25 == 0:
             print(
                 f"  trained {i + 1}/{pool} candidates ({time.perf_counter() - t0:.0f}s)", flush=True
