@@ -71,7 +71,9 @@ class MultiObjectiveASHA(FIFOScheduler):
     and a report with ``feasible=False`` stops its trial at once. A report that lacks an
     objective reuses the trial's last value of it (hardware metrics are often static); with no
     value at all the scheduler makes no decision for that report (like Ray's ASHA when its
-    metric is missing).
+    metric is missing). So measure hardware objectives before training (objective hooks with
+    ``measure_at = "start"`` in ``NASTrainable``): an objective first reported after the last
+    epoch leaves the rungs nothing to compare, and no trial is stopped early.
 
     **Compared with Syne Tune's MOASHA** (Salinas et al. 2021; Schmucker et al. 2021): both
     keep ASHA's rungs and its ``1/reduction_factor`` promotion quota and replace the scalar
