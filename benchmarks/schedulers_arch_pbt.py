@@ -1,10 +1,12 @@
 """ArchitecturePBT with weight inheritance vs the same without it: best validation accuracy.
 
 Task: MLPSpace on sklearn's digits (or MNIST-1D with ``--data mnist1d``, harder for MLPs, so
-training time is scarcer and inheriting it matters more). One population of candidates (architecture + training
-hyperparameters) is sampled from the space per seed; every method starts from that same
-population and trains every trial to ``max_epochs`` epochs (an exploited trial continues at its
-donor's epoch count, so all methods spend the same epoch budget):
+training time is scarcer and inheriting it matters more). One population of candidates
+(architecture + training hyperparameters) is sampled from the space per seed; every method
+starts from that same population and trains every trial until its checkpoint lineage reaches
+``max_epochs`` epochs (an exploiting trial continues at its donor's epoch count). The epochs
+actually trained (one per report) are counted and printed: exploits make them differ between
+methods and runs.
 
 - ``ArchitecturePBT + inheritance``: explore mutates the architecture (and the training values);
   the trainable inherits the donor's weights into the mutated network (copy / Net2Net widen /
