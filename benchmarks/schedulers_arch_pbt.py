@@ -139,7 +139,8 @@ def main() -> None:
         ray.shutdown()
     print()
     print(
-        f"population {args.population}, {args.max_epochs} epochs per trial, perturbation every "
+        f"{args.data}: population {args.population}, {args.max_epochs} epochs per trial, "
+        "perturbation every "
         f"{args.interval} epochs, {args.seeds} seeds (same initial population per seed)"
     )
     print(f"{'method':<34} {'best final val_acc':>20} {'mean final val_acc':>20} "
@@ -150,8 +151,11 @@ def main() -> None:
         summary[m] = {"best_mean": float(best.mean()), "best_std": _sd(best),
                       "mean_mean": float(mean.mean()), "mean_std": _sd(mean),
                       "runs": outs}  # fmt: skip
+        trained = float(np.mean([o["trained_epochs"] for o in outs]))
+        summary[m]["trained_epochs_mean"] = trained
         print(
             f"{m:<34} {best.mean():.4f} +- {_sd(best):.4f}   {mean.mean():.4f} +- {_sd(mean):.4f}"
+            f"   {trained:>12.1f}"
         )
     print(f"total wall time {time.perf_counter() - t0:.0f}s")
     if args.json:
