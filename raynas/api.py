@@ -283,10 +283,10 @@ class _MeasureFirst:
 
 
 def _make_trainable(spec: SearchSpec) -> Any:
-    from raynas.evaluation import FlopsObjective, NASTrainable
+    from raynas.evaluation import NASTrainable
     from raynas.hardware import HardwareObjective
 
-    hooks: list[Any] = [FlopsObjective()]
+    hooks: list[Any] = []  # params and flops are in every report already
     for i, target in enumerate(spec.hardware):
         prefix = "" if i == 0 else f"{target.name}_"
         wanted = {o.name[len(prefix) :] for o in spec.objectives if o.name.startswith(prefix)}
