@@ -394,6 +394,8 @@ def _fit(spec: SearchSpec, restore: bool) -> Any:
     # scheduler included) is snapshotted every few seconds so a killed driver loses little.
     os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
     os.environ.setdefault("TUNE_GLOBAL_CHECKPOINT_S", "2")
+    # results are read back from each trial's result.json (report, export, resume)
+    os.environ["TUNE_DISABLE_AUTO_CALLBACK_LOGGERS"] = "0"
     ensure_ray(spec.verbose)
     tuner = _tuner(spec, restore)
     t0 = time.time()
