@@ -193,7 +193,7 @@ class LatencyPredictor:
         return _make(self.estimator, int(self._rng.integers(2**31 - 1)))
 
     # -- learning ---------------------------------------------------------------------------
-    def fit(self, X: Any, y: Sequence[float]) -> LatencyPredictor:
+    def fit(self, X: Any, y: Sequence[float] | np.ndarray) -> LatencyPredictor:
         """Fit on features (or configs) and measured latencies (all > 0 with ``log_target``)."""
         yv = np.asarray(y, dtype=float).reshape(-1)
         if len(yv) < 2:
