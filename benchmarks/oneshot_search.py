@@ -82,14 +82,13 @@ def main() -> None:
             print(rows[-1][:5], f"collapsed={report.collapsed}", flush=True)
         budget = budget or 300.0
         t0 = time.perf_counter()
-        history = aging_evolution(
-            space,
-            lambda c: train_from_scratch(space, c, splits, epochs=args.proxy_epochs, seed=seed)[
+
+        def proxy(c, space=space, splits=splits, seed=seed):
+            return train_from_scratch(space, c, splits, epochs=args.proxy_epochs, seed=seed)[
                 "val_acc"
-            ],
-            budget_s=budget,
-            seed=seed,
-        )
+            ]
+
+        history = aging_evolution(space, proxy, budget_s=budget, seed=seed)
         cost = time.perf_counter() - t0
         best = max(history, key=lambda cf: cf[1])[0]
         final = train_from_scratch(space, best, splits, epochs=args.final_epochs, seed=seed)
