@@ -130,6 +130,7 @@ def pbt_trainable(config: dict[str, Any]) -> None:
         model = space.build(arch, seed=int(config.get("seed", 0)))
     opt = make_optimizer(model, config)
     gen = torch.Generator().manual_seed(1000 * int(config.get("seed", 0)) + start)
+    torch.manual_seed(1000 * int(config.get("seed", 0)) + start)  # dropout (a worker process)
     for epoch in range(start, int(config["max_epochs"])):
         acc, _ = train_epoch(model, opt, config, gen, data)
         with tempfile.TemporaryDirectory() as d:

@@ -1,10 +1,12 @@
 """ArchitecturePBT with weight inheritance vs the same without it: best validation accuracy.
 
 Task: MLPSpace on sklearn's digits (or MNIST-1D with ``--data mnist1d``, harder for MLPs, so
-training time is scarcer and inheriting it matters more). One population of candidates (architecture + training
-hyperparameters) is sampled from the space per seed; every method starts from that same
-population and trains every trial to ``max_epochs`` epochs (an exploited trial continues at its
-donor's epoch count, so all methods spend the same epoch budget):
+training time is scarcer and inheriting it matters more). One population of candidates
+(architecture + training hyperparameters) is sampled from the space per seed; every method
+starts from that same population and trains every trial until its checkpoint lineage reaches
+``max_epochs`` epochs (an exploiting trial continues at its donor's epoch count). The epochs
+actually trained (one per report) are counted and printed: exploits make them differ between
+methods and runs.
 
 - ``ArchitecturePBT + inheritance``: explore mutates the architecture (and the training values);
   the trainable inherits the donor's weights into the mutated network (copy / Net2Net widen /
@@ -60,12 +62,22 @@ def run(method: str, population: list[dict[str, Any]], args: argparse.Namespace,
         "seed": seed,
         "data": args.data,
     }
+
+    class Count(tune.Callback):
+        """Every report is one trained epoch: the compute actually spent."""
+
+        reports = 0
+
+        def on_trial_result(self, iteration, trials, trial, result, **info) -> None:
+            Count.reports += 1
+
+    Count.reports = 0
     t0 = time.perf_counter()
     tuner = tune.Tuner(
         pbt_trainable,
         param_space=param_space,
         tune_config=tune.TuneConfig(scheduler=sched, reuse_actors=True),
-        run_config=tune.RunConfig(storage_path=args.storage, verbose=0),
+        run_config=tune.RunConfig(storage_path=args.storage, verbose=0, callbacks=[Count()]),
     )
     results = tuner.fit()
     if results.errors:
@@ -76,6 +88,7 @@ def run(method: str, population: list[dict[str, Any]], args: argparse.Namespace,
         "best": float(max(final)),
         "mean": float(np.mean(final)),
         "epochs": int(sum(r.metrics["epoch"] for r in results)),
+        "trained_epochs": int(Count.reports),
         "arch_mutations": int(sum(h["architecture_changed"] for h in history)),
         "exploits": int(sched._num_perturbations),
         "wall_s": time.perf_counter() - t0,
@@ -117,7 +130,8 @@ def main() -> None:
                 rows[m].append(out)
                 print(
                     f"seed {seed} {m:<32} best {out['best']:.4f} mean {out['mean']:.4f} "
-                    f"epochs {out['epochs']} exploits {out['exploits']} "
+                    f"final epochs {out['epochs']} trained epochs {out['trained_epochs']} "
+                    f"exploits {out['exploits']} "
                     f"arch mutations {out['arch_mutations']} ({out['wall_s']:.0f}s)",
                     flush=True,
                 )
@@ -128,7 +142,8 @@ def main() -> None:
         f"population {args.population}, {args.max_epochs} epochs per trial, perturbation every "
         f"{args.interval} epochs, {args.seeds} seeds (same initial population per seed)"
     )
-    print(f"{'method':<34} {'best final val_acc':>20} {'mean final val_acc':>20}")
+    print(f"{'method':<34} {'best final val_acc':>20} {'mean final val_acc':>20} "
+          f"{'trained epochs':>15}")  # fmt: skip
     summary = {}
     for m, outs in rows.items():
         best, mean = np.array([o["best"] for o in outs]), np.array([o["mean"] for o in outs])

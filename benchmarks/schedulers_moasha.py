@@ -5,11 +5,13 @@ Task: MLPSpace on sklearn's digits, objectives validation accuracy (max) and par
 seeded order; two workers run trials asynchronously.
 
 Method: a pool of candidates is sampled from the space with a fixed seed and each one is trained
-once, for ``max_t`` epochs, recording its learning curve (validation accuracy and wall time of
-every epoch). The schedulers are then driven through the Tune ``TrialScheduler`` API by an
-event simulation of two asynchronous workers that replays these curves (as tabular NAS
-benchmarks do): each method sees exactly the same training outcomes, so the comparison measures
-the scheduling decisions alone, and repeats (different candidate orders) cost nothing.
+once, for ``max_t`` epochs, recording its learning curve (validation accuracy of every epoch).
+The schedulers are then driven through the Tune ``TrialScheduler`` API by an event simulation
+of two asynchronous workers that replays these curves (as tabular NAS benchmarks do): each
+method sees exactly the same training outcomes, so the comparison measures the scheduling
+decisions alone, and repeats (different candidate orders) cost nothing. An epoch's simulated
+duration is ``0.5 + params / max_params`` (a deterministic cost model: measured times on a
+shared machine would make the event order, and so the figures, vary from run to run).
 The schedulers are the real classes Tune would call: Ray's ``FIFOScheduler`` and
 ``ASHAScheduler`` and raynas' ``MultiObjectiveASHA``.
 
@@ -60,8 +62,10 @@ def learning_curves(
         opt = make_optimizer(model, cfg)
         gen = torch.Generator().manual_seed(seed + i)
         params[i] = count_params(model)
-        for t in range(max_t):
-            acc[i, t], secs[i, t] = train_epoch(model, opt, cfg, gen)
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed + i)  # dropout masks: the same curves on every run
+            for t in range(max_t):
+                acc[i, t], secs[i, t] = train_epoch(model, opt, cfg, gen)
         if (i + 1) % 25 == 0:
             print(
                 f"  trained {i + 1}/{pool} candidates ({time.perf_counter() - t0:.0f}s)", flush=True
@@ -184,6 +188,7 @@ def main() -> None:
         f"{acc[:, -1].min():.3f}..{acc[:, -1].max():.3f}, params {params.min():.0f}..{params.max():.0f}"
     )
     params_ref = 1.1 * params.max()
+    cost = np.repeat((0.5 + params / params.max())[:, None], args.max_t, axis=1)
     full = np.column_stack([acc[:, -1], params])
     oracle, oracle_log = hypervolume(full, params_ref), hypervolume(full, params_ref, log=True)
     budget = args.budget * args.max_t
@@ -202,7 +207,7 @@ def main() -> None:
     for r in range(args.repeats):
         order = np.random.default_rng(1000 + r).permutation(args.pool)
         for name, make in methods.items():
-            out = simulate(make(), order, acc, secs, params, budget=budget, workers=args.workers)
+            out = simulate(make(), order, acc, cost, params, budget=budget, workers=args.workers)
             pts = out.pop("points")
             out["hv"] = hypervolume(pts, params_ref)
             out["hv_log"] = hypervolume(pts, params_ref, log=True)

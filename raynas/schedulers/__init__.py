@@ -12,6 +12,8 @@
   network into another of the same space.
 - :func:`joint_pbt`, :func:`pbt_mutations`: Ray's ``PopulationBasedTraining`` / ``PB2`` set up to
   tune a space's training hyperparameters jointly with the architecture search.
+- :func:`budget_of`, :func:`reached_fidelity`: the fidelity a trial stopped early reached, for
+  searchers that tell it to their strategy.
 """
 
 from __future__ import annotations
@@ -26,15 +28,20 @@ _LAZY = {
     "rank_and_crowding": "raynas.schedulers._moasha",
     "ArchitecturePBT": "raynas.schedulers._arch_pbt",
     "inherit_weights": "raynas.schedulers._arch_pbt",
+    "adapt_checkpoint": "raynas.schedulers._restore",
     "transfer_weights": "raynas.schedulers._transfer",
     "morph": "raynas.schedulers._transfer",
     "TransferReport": "raynas.schedulers._transfer",
     "unit_groups": "raynas.schedulers._transfer",
+    "budget_of": "raynas.schedulers._fidelity",
+    "reached_fidelity": "raynas.schedulers._fidelity",
     "joint_pbt": "raynas.schedulers._joint",
     "pbt_mutations": "raynas.schedulers._joint",
     "pb2_bounds": "raynas.schedulers._joint",
     "pb2_available": "raynas.schedulers._joint",
     "SnapToSpace": "raynas.schedulers._joint",
+    "SeededPBT": "raynas.schedulers._seeded",
+    "SeededPB2": "raynas.schedulers._seeded",
     "architecture_keys": "raynas.schedulers._joint",
     "training_keys": "raynas.schedulers._joint",
 }

@@ -17,6 +17,7 @@ from raynas.schedulers._joint import (
     pbt_mutations,
     training_keys,
 )
+from raynas.schedulers._seeded import ScopedRandom
 from raynas.schedulers.errors import SchedulerError
 from raynas.search_spaces import SpaceDefinitionError
 
@@ -32,7 +33,7 @@ def _noop(config: dict[str, Any]) -> dict[str, Any]:
     return config
 
 
-class ArchitecturePBT(PopulationBasedTraining):
+class ArchitecturePBT(ScopedRandom, PopulationBasedTraining):
     """PBT whose explore step mutates the architecture as well as the training hyperparameters.
 
     Ray's ``PopulationBasedTraining`` exploits by copying a top trial's checkpoint into a bottom
@@ -74,8 +75,9 @@ class ArchitecturePBT(PopulationBasedTraining):
         architecture_mutations: how many ``space.mutate`` steps one explore applies.
         quantile_fraction, resample_probability, perturbation_factors, log_config,
             require_attrs, synch: as in Ray's ``PopulationBasedTraining``.
-        seed: seeds the architecture mutations (PBT's own hyperparameter perturbations use
-            Python's global ``random``, as in Ray).
+        seed: seeds the architecture mutations and PBT's own random decisions (donor choice,
+            perturbations; Ray draws them from the global ``random``/``numpy`` generators, which
+            are seeded for each callback and restored afterwards).
 
     Example:
         >>> from raynas.search_spaces import MLPSpace
@@ -160,6 +162,7 @@ class ArchitecturePBT(PopulationBasedTraining):
         self._arch_probability = float(architecture_probability)
         self._arch_mutations = architecture_mutations
         self._rng = np.random.default_rng(seed)
+        self._seed_streams(None if seed is None else seed + 1)
         self._history: list[dict[str, Any]] = []
 
     @property

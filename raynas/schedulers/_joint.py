@@ -155,6 +155,7 @@ def joint_pbt(
     time_attr: str = "training_iteration",
     perturbation_interval: float = 2,
     keys: Sequence[str] | None = None,
+    seed: int | None = None,
     **kwargs: Any,
 ) -> Any:
     """Ray's PBT (or PB2) tuning ``space``'s training hyperparameters during training.
@@ -172,14 +173,16 @@ def joint_pbt(
             exploration; see :func:`pb2_bounds` for what it searches).
         metric, mode, time_attr, perturbation_interval: as in Ray's PBT.
         keys: the training hyperparameters to tune (default: every searched one).
+        seed: seeds PBT's donor choices and perturbations (Ray draws them from the global
+            ``random``/``numpy`` generators; they are scoped, see :class:`ScopedRandom`).
         **kwargs: more arguments of the Ray scheduler (``quantile_fraction``,
             ``burn_in_period``, ``resample_probability``...).
 
     Example:
         >>> from raynas.search_spaces import MLPSpace
         >>> pbt = joint_pbt(MLPSpace(input_shape=(64,), num_classes=10), perturbation_interval=2)
-        >>> type(pbt).__name__
-        'PopulationBasedTraining'
+        >>> type(pbt).__name__, type(pbt).__mro__[2].__name__
+        ('SeededPBT', 'PopulationBasedTraining')
     """
     if kind not in _KINDS:
         raise SchedulerError(f"`kind` must be one of {list(_KINDS)}, but got {kind!r}.")
@@ -188,13 +191,14 @@ def joint_pbt(
             "`custom_explore_fn` is set by joint_pbt (it snaps explored values into the space)."
         )
     snap = SnapToSpace(space, keys)
+    from raynas.schedulers._seeded import SeededPB2, SeededPBT
+
     if kind == "pb2":
         ok, why = pb2_available()
-        if not ok:
+        if not ok or SeededPB2 is None:
             raise SchedulerError(f"`kind`='pb2' is not available: {why}.")
-        from ray.tune.schedulers.pb2 import PB2
-
-        return PB2(
+        return SeededPB2(
+            seed=seed,
             time_attr=time_attr,
             metric=metric,
             mode=mode,
@@ -203,9 +207,8 @@ def joint_pbt(
             custom_explore_fn=snap,
             **kwargs,
         )
-    from ray.tune.schedulers import PopulationBasedTraining
-
-    return PopulationBasedTraining(
+    return SeededPBT(
+        seed=seed,
         time_attr=time_attr,
         metric=metric,
         mode=mode,

@@ -71,7 +71,9 @@ class MultiObjectiveASHA(FIFOScheduler):
     and a report with ``feasible=False`` stops its trial at once. A report that lacks an
     objective reuses the trial's last value of it (hardware metrics are often static); with no
     value at all the scheduler makes no decision for that report (like Ray's ASHA when its
-    metric is missing).
+    metric is missing). So measure hardware objectives before training (objective hooks with
+    ``measure_at = "start"`` in ``NASTrainable``): an objective first reported after the last
+    epoch leaves the rungs nothing to compare, and no trial is stopped early.
 
     **Compared with Syne Tune's MOASHA** (Salinas et al. 2021; Schmucker et al. 2021): both
     keep ASHA's rungs and its ``1/reduction_factor`` promotion quota and replace the scalar
@@ -83,7 +85,11 @@ class MultiObjectiveASHA(FIFOScheduler):
     preferred objective and is deterministic; and it is O(k n log n) per decision. We also add
     constraint domination, so that hardware budgets (``latency_p50_ms <= 5``) and failed
     candidates are handled as constraints instead of as bad objective values, and we tolerate
-    reports that lack an objective (Syne Tune requires every metric in every report).
+    reports that lack an objective (Syne Tune requires every metric in every report). The quota
+    differs by rounding: Syne Tune continues the arriving trial when its 0-based position ``p``
+    among the ``n`` results satisfies ``p / n <= 1 / reduction_factor`` (3 of 4 with a factor
+    of 2), we when ``p < ceil(n / reduction_factor)`` (2 of 4), as in the successive-halving
+    definition of keeping the top ``1/reduction_factor``.
 
     The scheduler keeps the latest objectives of every trial, so :meth:`pareto_set` and
     :meth:`hypervolume` report the search's progress (``debug_string`` includes both when a

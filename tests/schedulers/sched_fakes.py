@@ -12,6 +12,8 @@ from ray.tune.experiment import Trial
 class FakeController:
     """The part of ``TuneController`` that schedulers call."""
 
+    search_alg = None
+
     def __init__(self, trials: Iterable[Trial] = ()) -> None:
         self.trials = list(trials)
 

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import random
+
+import numpy as np
 import pytest
 import torch
 from ray import tune
 from raynas.search_spaces import Choice, Float, Int, MLPSpace, SearchSpace
-from sched_fakes import make_trials
+from sched_fakes import FakeController, make_trials
 from sched_nets import warm_up
 
 from raynas.schedulers import (
@@ -177,3 +180,29 @@ def test_joint_pbt_builds_pbt_and_pb2() -> None:
         joint_pbt(SPACE, kind="pb3")
     with pytest.raises(SchedulerError, match=r"`custom_explore_fn` is set by joint_pbt"):
         joint_pbt(SPACE, custom_explore_fn=lambda c: c)
+
+
+@pytest.mark.parametrize(
+    "make", [lambda seed: joint_pbt(SPACE, seed=seed), lambda seed: _pbt(seed=seed)]
+)
+def test_seeded_pbt_explores_reproducibly_and_leaves_global_random_alone(make) -> None:
+    def explore(seed):
+        pbt = make(seed)
+        trial, donor = make_trials(2, **CONFIG)
+        bare = make_trials(1)[0]  # lacks the training keys: PBT fills them at random
+        pbt.on_trial_add(FakeController([bare]), bare)
+        out = [{k: bare.config[k] for k in training_keys(SPACE)}]
+        for _ in range(4):
+            with pbt._scoped():
+                out.append(pbt._get_new_config(trial, donor)[0])
+        return out
+
+    random.seed(123)
+    np.random.seed(123)
+    expected = (random.random(), np.random.random())
+    random.seed(123)
+    np.random.seed(123)
+    first = explore(1)
+    assert (random.random(), np.random.random()) == expected  # the caller's streams untouched
+    assert first == explore(1)
+    assert first != explore(2)

@@ -247,3 +247,29 @@ def test_search_properties_from_tune_config() -> None:
 
 def test_curve_helper_is_increasing() -> None:
     assert curve(0.9, 1) < curve(0.9, 2) < 0.9
+
+
+def test_budget_and_reached_fidelity_of_early_stopping_schedulers() -> None:
+    from ray.tune.schedulers import (
+        ASHAScheduler,
+        HyperBandForBOHB,
+        HyperBandScheduler,
+        PopulationBasedTraining,
+    )
+
+    from raynas.schedulers import budget_of, reached_fidelity
+
+    assert budget_of(_sched(max_t=8)) == ("training_iteration", 8.0)
+    assert budget_of(ASHAScheduler(time_attr="epoch", max_t=20)) == ("epoch", 20.0)
+    assert budget_of(HyperBandScheduler(max_t=81)) == ("training_iteration", 81.0)
+    assert budget_of(HyperBandForBOHB(max_t=27)) == ("training_iteration", 27.0)
+    pbt = PopulationBasedTraining(hyperparam_mutations={"lr": [0.1, 0.01]})
+    assert budget_of(pbt) is None and budget_of(None) is None
+    assert reached_fidelity({"training_iteration": 2}, "training_iteration", 8) == 0.25
+    assert reached_fidelity({"training_iteration": 9}, "training_iteration", 8) == 1.0
+    with pytest.raises(
+        SchedulerError, match=r"the result has no `epoch` \(its keys are \['val_acc'\]\)"
+    ):
+        reached_fidelity({"val_acc": 0.5}, "epoch", 8)
+    with pytest.raises(SchedulerError, match=r"`max_t` must be > 0, but got 0"):
+        reached_fidelity({"epoch": 1}, "epoch", 0)

@@ -92,6 +92,15 @@ def test_joint_pbt_over_four_mlp_candidates_exploits_and_finishes(ray_session, t
     assert any(own == slow for own, _, _ in exploits)
 
 
+def test_pb2_over_four_mlp_candidates_exploits_and_finishes(ray_session, tmp_storage):
+    pb2 = joint_pbt(SPACE, kind="pb2", perturbation_interval=2, quantile_fraction=0.25, seed=0)
+    results, rows = _fit(pb2, tmp_storage)
+    assert all(r.metrics["epoch"] == MAX_EPOCHS for r in results)
+    assert _exploits(rows), "some trial must continue from another trial's checkpoint"
+    for r in results:  # PB2's continuous proposals are snapped into the space
+        SPACE.validate({k: v for k, v in r.config.items() if k in SPACE.fields})
+
+
 def test_architecture_pbt_mutates_and_inherits_weights(ray_session, tmp_storage):
     pbt = ArchitecturePBT(
         space=SPACE, metric="val_acc", mode="max", perturbation_interval=2,
