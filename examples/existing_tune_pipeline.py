@@ -79,7 +79,9 @@ def main(argv: list[str] | None = None):
     parser.add_argument("--storage", default=None)
     args = parser.parse_args(argv)
     np.random.seed(0)
-    ray.init(num_cpus=2, include_dashboard=False, ignore_reinit_error=True, log_to_driver=False)
+    started = not ray.is_initialized()
+    if started:
+        ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
 
     objectives = ["val_acc:max", "latency_p50_ms:min"]
     cpu = HardwareTarget(
@@ -110,7 +112,8 @@ def main(argv: list[str] | None = None):
     for acc, lat, cfg in rows:
         lat_s = "stopped early" if lat is None else f"{lat:.4f} ms"
         print(f"val_acc={acc:.3f}  latency={lat_s}  {cfg}")
-    ray.shutdown()
+    if started:
+        ray.shutdown()
     return grid
 
 
