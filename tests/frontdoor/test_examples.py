@@ -63,3 +63,25 @@ def test_existing_tune_pipeline(ray_session, tmp_path) -> None:
     grid = run_example("existing_tune_pipeline", ["--samples", "2", "--storage", str(tmp_path)])
     assert len(grid) == 2 and not grid.errors
     assert any(r.metrics.get("latency_p50_ms") for r in grid)
+
+
+def test_tabular_benchmark_on_a_fixture_table(tmp_path) -> None:
+    import itertools
+
+    import numpy as np
+    import pandas as pd
+
+    ops = ["none", "skip_connect", "nor_conv_1x1", "nor_conv_3x3", "avg_pool_3x3"]
+    rng = np.random.default_rng(0)
+    rows = []
+    for i, e in enumerate(itertools.product(ops, repeat=6)):
+        arch = f"|{e[0]}~0|+|{e[1]}~0|{e[2]}~1|+|{e[3]}~0|{e[4]}~1|{e[5]}~2|"
+        signal = 60 + 5 * e.count("nor_conv_3x3") + 2 * e.count("nor_conv_1x1") + rng.normal()
+        rows.append({"arch_index": i, "arch_str": arch, "val": signal, "test": signal + 1})
+    path = tmp_path / "fixture.csv"
+    pd.DataFrame(rows).to_csv(path, index=False)
+    out = run_example("tabular_benchmark", ["--table", str(path), "--signal", "val", "--report",
+                                            "test", "--budget", "30", "--seeds", "2",
+                                            "--strategies", "random,evolution"])
+    assert set(out) == {"random", "evolution"}
+    assert all(60 < mean < 95 for mean, _ in out.values())
