@@ -2,8 +2,16 @@
 
 For each device column: train :class:`raynas.hardware.LatencyPredictor` on 100 random cells,
 test on all the others, and report the share of predictions within ±10 % and the Spearman rank
-correlation (targets: >= 90 % and >= 0.98 on every column). Several feature sets and regressors
-are compared; every number printed is measured here, over ``--splits`` random splits.
+correlation (targets: >= 90 % and >= 0.98 on every column). Every number printed is measured
+here, as mean ± std over ``--splits`` random splits:
+
+1. the grid of feature sets x regressors (descriptive: picking the best row of it would select
+   on the test cells);
+2. the headline: per device and split, the feature set and regressor are chosen by 5-fold
+   cross-validation on the 100 training cells only, then scored on the other 15,525;
+3. a data ceiling: the best additive model fit on all cells and scored in-sample, and the lag-1
+   autocorrelation of its residuals in table order (drift of the original measurements, which
+   no architecture feature can predict).
 
 Features (parsed from the arch string here, so the script does not need NB201CellSpace):
 * ``onehot``: the 6 edges' ops, one-hot (30 dims) -- what ``NB201CellSpace.encode`` gives.
@@ -13,7 +21,7 @@ Features (parsed from the arch string here, so the script does not need NB201Cel
   + a flag for degenerate cells (no input -> output path: the output is constant) + the number
   of nodes on input -> output paths.
 
-Run:
+Run (about 20 min on 2 busy cores; ``--no-grid`` for the headline and ceiling only):
     python benchmarks/latency_predictor.py --table ../shared/benchmarks/nb201_latency.csv \\
         --cifar ../shared/benchmarks/nb201_cifar10.csv
 """
