@@ -254,8 +254,12 @@ def _cluster_cpus() -> float:
     return float(os.cpu_count() or 1)
 
 
-def ensure_ray(verbose: int = 1) -> None:
-    """Start local Ray, or join the cluster named by ``RAY_ADDRESS`` (``ray job submit`` sets it)."""
+def ensure_ray(verbose: int = 1, targets: Sequence[Any] = ()) -> None:
+    """Start local Ray, or join the cluster named by ``RAY_ADDRESS`` (``ray job submit`` sets it).
+
+    A local Ray advertises ``hw:<name>`` for every hardware target, so measurements run as Ray
+    tasks on this node, one at a time per device, exactly as on a cluster's device node.
+    """
     import ray
 
     if ray.is_initialized():
@@ -264,8 +268,11 @@ def ensure_ray(verbose: int = 1) -> None:
         _say(verbose, f"connecting to the Ray cluster at {os.environ['RAY_ADDRESS']}")
         ray.init(log_to_driver=verbose > 1)
     else:
-        _say(verbose, "starting local Ray")
-        ray.init(include_dashboard=False, log_to_driver=verbose > 1)
+        from raynas.hardware import local_resources
+
+        resources = local_resources(targets)
+        _say(verbose, "starting local Ray" + (f" with {resources}" if resources else ""))
+        ray.init(include_dashboard=False, log_to_driver=verbose > 1, resources=resources)
 
 
 class _MeasureFirst:
@@ -396,7 +403,7 @@ def _fit(spec: SearchSpec, restore: bool) -> Any:
     os.environ.setdefault("TUNE_GLOBAL_CHECKPOINT_S", "2")
     # results are read back from each trial's result.json (report, export, resume)
     os.environ["TUNE_DISABLE_AUTO_CALLBACK_LOGGERS"] = "0"
-    ensure_ray(spec.verbose)
+    ensure_ray(spec.verbose, spec.hardware)
     tuner = _tuner(spec, restore)
     t0 = time.time()
     grid = tuner.fit()
