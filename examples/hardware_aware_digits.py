@@ -47,6 +47,7 @@ def main(argv: list[str] | None = None) -> object:
         intra_op_threads=1,
         input_shape=(1, 8, 8),
         batch_size=1,
+        min_seconds=0.5,
     )
     t0 = time.time()
     results = raynas.search(
