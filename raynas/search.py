@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import copy
 import pickle
+import sys as _sys
+import types as _types
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -251,3 +253,16 @@ def _resolve_objectives(
             f"but {len(modes)} modes {modes}."
         )
     return as_objectives([Objective(m, md) for m, md in zip(metrics, modes, strict=True)])
+
+
+class _CallableModule(_types.ModuleType):
+    """Makes ``raynas.search(space, data, ...)`` run a whole search (:func:`raynas.api.search`)
+    while ``raynas.search.Searcher`` stays the Tune adapter: the module itself is callable."""
+
+    def __call__(self, space: Any, data: Any = "digits", **kwargs: Any) -> Any:
+        from raynas.api import search
+
+        return search(space, data, **kwargs)
+
+
+_sys.modules[__name__].__class__ = _CallableModule
