@@ -62,11 +62,20 @@ def main(argv: list[str] | None = None) -> None:
         max_concurrent=2,
         verbose=0,
     )
+    from raynas.hardware import MeasurementCache
+
+    measured = MeasurementCache(os.path.join(results.path, "measurements")).records()
     summary = {
         "candidates": len(results),
         "feasible": len(results.feasible()),
         "front": len(results.pareto_front()),
-        "latency_nodes": sorted({str(c.metrics.get("hw_node_id")) for c in results.candidates}),
+        "measurements": len(measured),
+        "measured_on_nodes": sorted({str(m.node_id) for _, m in measured}),
+        "edge_nodes": sorted(
+            n["NodeID"]
+            for n in __import__("ray").nodes()
+            if n["Alive"] and n["Resources"].get(f"hw:{args.target}")
+        ),
     }
     with open(os.path.join(results.path, "cluster_summary.json"), "w") as f:
         json.dump(summary, f)

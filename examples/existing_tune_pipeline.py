@@ -31,12 +31,14 @@ from torch import nn
 from raynas.schedulers import MultiObjectiveASHA
 
 # -- the user's existing code ------------------------------------------------------------------
-SPACE = SearchSpace({  # raynas: the space the user searched with tune.choice before
-    "hidden": Int(16, 256, step=16),
-    "depth": Int(1, 3),
-    "lr": Float(1e-3, 3e-2, log=True),
-    "activation": Choice(["relu", "tanh"]),
-})
+SPACE = SearchSpace(
+    {  # raynas: the space the user searched with tune.choice before
+        "hidden": Int(16, 256, step=16),
+        "depth": Int(1, 3),
+        "lr": Float(1e-3, 3e-2, log=True),
+        "activation": Choice(["relu", "tanh"]),
+    }
+)
 
 
 def build(config: dict) -> nn.Module:
@@ -77,32 +79,41 @@ def main(argv: list[str] | None = None):
     parser.add_argument("--storage", default=None)
     args = parser.parse_args(argv)
     np.random.seed(0)
-    ray.init(num_cpus=2, include_dashboard=False, ignore_reinit_error=True, log_to_driver=False)
+    started = not ray.is_initialized()
+    if started:
+        ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
 
     objectives = ["val_acc:max", "latency_p50_ms:min"]
-    cpu = HardwareTarget(name="cpu", input_shape=(1, 8, 8), min_runs=20, min_seconds=0.2,
-                         energy="off")
+    cpu = HardwareTarget(
+        name="cpu", input_shape=(1, 8, 8), min_runs=20, min_seconds=0.2, energy="off"
+    )
     hardware = HardwareObjective(cpu, metrics=("latency_p50_ms",), space=SPACE)  # raynas
     strategy = get_strategy("nsga2", space=SPACE, objectives=objectives, seed=0)  # raynas
     tuner = tune.Tuner(
         with_hardware(train_digits, hardware),  # raynas: measure the returned model
         tune_config=tune.TuneConfig(
             search_alg=Searcher(strategy, objectives=objectives),  # raynas
-            scheduler=MultiObjectiveASHA(objectives=objectives, max_t=4, grace_period=1,
-                                         reduction_factor=2),  # raynas
+            scheduler=MultiObjectiveASHA(
+                objectives=objectives, max_t=4, grace_period=1, reduction_factor=2
+            ),  # raynas
             num_samples=args.samples,
         ),
         run_config=tune.RunConfig(name="existing_pipeline", storage_path=args.storage, verbose=0),
     )
     grid = tuner.fit()
     rows = sorted(
-        ((r.metrics.get("val_acc"), r.metrics.get("latency_p50_ms"), r.config) for r in grid
-         if r.metrics), key=lambda t: -(t[0] or 0)
+        (
+            (r.metrics.get("val_acc"), r.metrics.get("latency_p50_ms"), r.config)
+            for r in grid
+            if r.metrics
+        ),
+        key=lambda t: -(t[0] or 0),
     )
     for acc, lat, cfg in rows:
         lat_s = "stopped early" if lat is None else f"{lat:.4f} ms"
         print(f"val_acc={acc:.3f}  latency={lat_s}  {cfg}")
-    ray.shutdown()
+    if started:
+        ray.shutdown()
     return grid
 
 

@@ -6,7 +6,7 @@ NSGA-II style multi-objective evolution, trained as Lightning modules in Tune tr
 by multi-objective ASHA, measured on the CPU target, and the Pareto front is printed, plotted
 and exported as ONNX models.
 
-Run:  python examples/hardware_aware_digits.py [--budget 24] [--epochs 6] [--out runs]
+Run:  python examples/hardware_aware_digits.py [--budget 20] [--epochs 5] [--out runs]
 """
 
 from __future__ import annotations
@@ -18,8 +18,8 @@ import time
 
 def main(argv: list[str] | None = None) -> object:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--budget", type=int, default=24, help="number of candidates")
-    parser.add_argument("--epochs", type=int, default=6, help="max epochs per candidate")
+    parser.add_argument("--budget", type=int, default=20, help="number of candidates")
+    parser.add_argument("--epochs", type=int, default=5, help="max epochs per candidate")
     parser.add_argument("--out", default="runs", help="storage folder for the experiment")
     parser.add_argument("--name", default="hardware_aware_digits", help="experiment folder name")
     parser.add_argument("--seed", type=int, default=0)
@@ -47,6 +47,7 @@ def main(argv: list[str] | None = None) -> object:
         intra_op_threads=1,
         input_shape=(1, 8, 8),
         batch_size=1,
+        min_seconds=0.5,
     )
     t0 = time.time()
     results = raynas.search(

@@ -26,16 +26,29 @@ def main(argv: list[str] | None = None):
 
     import raynas
 
-    space = MLPSpace(input_shape=(1, 8, 8), num_classes=10, max_layers=2,
-                     width=Choice([32, 64, 128]), learning_rate=Float(1e-4, 3e-2, log=True),
-                     weight_decay=Float(1e-6, 1e-2, log=True), batch_size=64, dropout=0.0,
-                     batch_norm=False)
+    space = MLPSpace(
+        input_shape=(1, 8, 8),
+        num_classes=10,
+        max_layers=2,
+        width=Choice([32, 64, 128]),
+        learning_rate=Float(1e-4, 3e-2, log=True),
+        weight_decay=Float(1e-6, 1e-2, log=True),
+        batch_size=64,
+        dropout=0.0,
+        batch_norm=False,
+    )
     results = raynas.search(
-        space, "digits", objectives=["val_acc:max"], strategy="random",
+        space,
+        "digits",
+        objectives=["val_acc:max"],
+        strategy="random",
         scheduler="architecture_pbt" if args.architecture else "pbt",
-        scheduler_kwargs={"perturbation_interval": 2}, budget=args.population,
-        max_epochs=args.epochs, storage_path=os.path.abspath(args.out),
-        name="joint_pbt" + ("_arch" if args.architecture else ""), verbose=0,
+        scheduler_kwargs={"perturbation_interval": 2},
+        budget=args.population,
+        max_epochs=args.epochs,
+        storage_path=os.path.abspath(args.out),
+        name="joint_pbt" + ("_arch" if args.architecture else ""),
+        verbose=0,
     )
     print(results.summary_table(results.candidates))
     best = results.best()

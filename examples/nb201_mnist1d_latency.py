@@ -27,21 +27,37 @@ def main(argv: list[str] | None = None):
 
     import raynas
 
-    space = NB201CellSpace(input_shape=(1, 40), num_classes=10, channels=8, cells_per_stage=1,
-                           learning_rate=3e-3, weight_decay=1e-4, batch_size=128)
-    cpu = HardwareTarget(name="cpu", input_shape=(1, 40), min_runs=20, min_seconds=0.2,
-                         energy="off")
+    space = NB201CellSpace(
+        input_shape=(1, 40),
+        num_classes=10,
+        channels=8,
+        cells_per_stage=1,
+        learning_rate=3e-3,
+        weight_decay=1e-4,
+        batch_size=128,
+    )
+    cpu = HardwareTarget(
+        name="cpu", input_shape=(1, 40), min_runs=20, min_seconds=0.2, energy="off"
+    )
     results = raynas.search(
-        space, "mnist1d",
+        space,
+        "mnist1d",
         objectives=["val_acc:max", f"latency_p50_ms <= {args.max_latency_ms}"],
-        strategy="evolution", strategy_kwargs={"population_size": 6, "sample_size": 3},
-        hardware=[cpu], budget=args.budget, max_epochs=args.epochs,
-        storage_path=os.path.abspath(args.out), name="nb201_mnist1d", verbose=0,
+        strategy="evolution",
+        strategy_kwargs={"population_size": 6, "sample_size": 3},
+        hardware=[cpu],
+        budget=args.budget,
+        max_epochs=args.epochs,
+        storage_path=os.path.abspath(args.out),
+        name="nb201_mnist1d",
+        verbose=0,
     )
     print(results.summary_table(results.feasible()))
     best = results.best("val_acc")
-    print(f"\nbest cell {space.to_arch_str(best.config)}: val_acc={best.value('val_acc'):.3f}, "
-          f"latency={best.value('latency_p50_ms'):.3f} ms")
+    print(
+        f"\nbest cell {space.to_arch_str(best.config)}: val_acc={best.value('val_acc'):.3f}, "
+        f"latency={best.value('latency_p50_ms'):.3f} ms"
+    )
     infeasible = [c for c in results.candidates if not c.feasible]
     print(f"{len(infeasible)} infeasible: " + "; ".join(c.reason for c in infeasible[:3]))
     return results

@@ -74,7 +74,9 @@ def main(argv: list[str] | None = None) -> dict:
     args = parser.parse_args(argv)
 
     np.random.seed(0)  # Tune's variant generator draws from numpy's global state
-    ray.init(num_cpus=2, include_dashboard=False, ignore_reinit_error=True, log_to_driver=False)
+    started = not ray.is_initialized()
+    if started:
+        ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
     param_space = {**SPACE.to_tune(), "epochs": args.epochs}
     print(f"Search space: {list(SPACE.fields)}; {args.samples} candidates x {args.epochs} epochs")
     tuner = tune.Tuner(
@@ -89,7 +91,8 @@ def main(argv: list[str] | None = None) -> dict:
     config = SPACE.validate({k: v for k, v in best.config.items() if k != "epochs"})
     print(f"\nBest config: {config}")
     print(f"Best validation accuracy: {best.metrics['val_acc']:.4f}")
-    ray.shutdown()
+    if started:
+        ray.shutdown()
     return config
 
 

@@ -166,7 +166,7 @@ def _export_torchscript(model: Any, x: Any, opset: int) -> bytes:
         torch.onnx.export(
             model,
             (x,),
-            buf,
+            buf,  # type: ignore[arg-type]  # file-like objects work with the TorchScript exporter
             dynamo=False,
             opset_version=opset,
             input_names=[INPUT_NAME],

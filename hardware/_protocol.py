@@ -182,7 +182,7 @@ def make_inputs(
 ) -> dict[str, np.ndarray]:
     """Random inputs for every model input; symbolic dims come from the target."""
     inputs = session.get_inputs()
-    feeds = {}
+    feeds: dict[str, np.ndarray] = {}
     for inp in inputs:
         shape = []
         for i, d in enumerate(inp.shape):

@@ -151,8 +151,8 @@ def quantize(
                 activation_type=QuantType.QInt8,
                 weight_type=QuantType.QInt8,
             )
-        with open(dst, "rb") as fh:
-            return fh.read()
+        with open(dst, "rb") as out:
+            return out.read()
 
 
 def quantize_and_score(

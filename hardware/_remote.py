@@ -120,6 +120,9 @@ def run_remote(
         resources={target.resource: 1},
         max_retries=0,
         name=f"raynas-measure-{target.name}",
+        # Inside a Tune trial, child tasks would be captured by the trial's placement group,
+        # which holds no device resource: schedule the measurement on the cluster instead.
+        scheduling_strategy="DEFAULT",
     ).remote(dict(job))
     while True:
         try:

@@ -35,6 +35,7 @@ def main(argv: list[str]) -> int:
             fn, payload = read_message(rfd)
         except EOFError:
             return 0
+        reply: tuple[object, ...]
         try:
             reply = ("ok", fn(payload))
         except BaseException as exc:  # reported to the parent, which decides

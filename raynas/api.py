@@ -254,8 +254,12 @@ def _cluster_cpus() -> float:
     return float(os.cpu_count() or 1)
 
 
-def ensure_ray(verbose: int = 1) -> None:
-    """Start local Ray, or join the cluster named by ``RAY_ADDRESS`` (``ray job submit`` sets it)."""
+def ensure_ray(verbose: int = 1, targets: Sequence[Any] = ()) -> None:
+    """Start local Ray, or join the cluster named by ``RAY_ADDRESS`` (``ray job submit`` sets it).
+
+    A local Ray advertises ``hw:<name>`` for every hardware target, so measurements run as Ray
+    tasks on this node, one at a time per device, exactly as on a cluster's device node.
+    """
     import ray
 
     if ray.is_initialized():
@@ -264,8 +268,11 @@ def ensure_ray(verbose: int = 1) -> None:
         _say(verbose, f"connecting to the Ray cluster at {os.environ['RAY_ADDRESS']}")
         ray.init(log_to_driver=verbose > 1)
     else:
-        _say(verbose, "starting local Ray")
-        ray.init(include_dashboard=False, log_to_driver=verbose > 1)
+        from raynas.hardware import local_resources
+
+        resources = local_resources(targets)
+        _say(verbose, "starting local Ray" + (f" with {resources}" if resources else ""))
+        ray.init(include_dashboard=False, log_to_driver=verbose > 1, resources=resources)
 
 
 class _MeasureFirst:
@@ -283,10 +290,10 @@ class _MeasureFirst:
 
 
 def _make_trainable(spec: SearchSpec) -> Any:
-    from raynas.evaluation import FlopsObjective, NASTrainable
+    from raynas.evaluation import NASTrainable
     from raynas.hardware import HardwareObjective
 
-    hooks: list[Any] = [FlopsObjective()]
+    hooks: list[Any] = []  # params and flops are in every report already
     for i, target in enumerate(spec.hardware):
         prefix = "" if i == 0 else f"{target.name}_"
         wanted = {o.name[len(prefix) :] for o in spec.objectives if o.name.startswith(prefix)}
@@ -394,7 +401,9 @@ def _fit(spec: SearchSpec, restore: bool) -> Any:
     # scheduler included) is snapshotted every few seconds so a killed driver loses little.
     os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
     os.environ.setdefault("TUNE_GLOBAL_CHECKPOINT_S", "2")
-    ensure_ray(spec.verbose)
+    # results are read back from each trial's result.json (report, export, resume)
+    os.environ["TUNE_DISABLE_AUTO_CALLBACK_LOGGERS"] = "0"
+    ensure_ray(spec.verbose, spec.hardware)
     tuner = _tuner(spec, restore)
     t0 = time.time()
     grid = tuner.fit()

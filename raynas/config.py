@@ -203,8 +203,8 @@ class SearchConfig:
 
 def _tables() -> dict[str, Mapping[str, Any]]:
     """The lazy name tables of datasets, strategies and schedulers (imported on demand)."""
-    from raynas.data import DATAMODULES
     from raynas._registry import SCHEDULERS
+    from raynas.data import DATAMODULES
     from raynas.strategies import STRATEGIES
 
     return {"data": DATAMODULES, "strategy": STRATEGIES, "scheduler": SCHEDULERS}

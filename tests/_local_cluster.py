@@ -29,9 +29,16 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def ray_cli() -> str:
+def ray_cli() -> list[str]:
+    """The ``ray`` command of this interpreter's environment."""
     exe = Path(sys.executable).with_name("ray")
-    return str(exe) if exe.exists() else "ray"
+    if exe.exists():
+        return [str(exe)]
+    return [
+        sys.executable,
+        "-c",
+        "import sys; from ray.scripts.scripts import main; sys.exit(main())",
+    ]
 
 
 @dataclass
@@ -49,7 +56,7 @@ class LocalCluster:
     ) -> subprocess.CompletedProcess:
         """Run a ``ray`` CLI command against this cluster."""
         return subprocess.run(
-            [ray_cli(), *args],
+            [*ray_cli(), *args],
             env=self.env,
             cwd=cwd,
             capture_output=True,
@@ -61,7 +68,7 @@ class LocalCluster:
 def _start_node(args: list[str], env: Mapping[str, str], log: Path) -> subprocess.Popen:
     with open(log, "w") as out:
         proc = subprocess.Popen(
-            [ray_cli(), "start", "--block", *args],
+            [*ray_cli(), "start", "--block", *args],
             env=dict(env),
             stdout=out,
             stderr=subprocess.STDOUT,
@@ -103,7 +110,7 @@ def local_cluster(
         PATH=f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}",
     )
     subprocess.run(
-        [ray_cli(), "get-auth-token", "--generate"], env=env, capture_output=True, check=True
+        [*ray_cli(), "get-auth-token", "--generate"], env=env, capture_output=True, check=True
     )
     gcs_port, dash_port, client_port = free_port(), free_port(), free_port()
     cluster = LocalCluster(

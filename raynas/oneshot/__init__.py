@@ -21,6 +21,7 @@ from .errors import OneShotError
 _LAZY = {
     "NB201Supernet": "._nb201_supernet",
     "MixedCell": "._nb201_supernet",
+    "MobileSupernet": "._mobile_supernet",
     "DARTS": "._gradient",
     "GDAS": "._gradient",
     "GradientSearch": "._gradient",

@@ -314,8 +314,12 @@ class DARTS(GradientSearch):
     Every edge computes ``sum_o softmax(alpha_e)_o * op_o(x)``. ``order=1`` takes the
     architecture gradient at the current weights; ``order=2`` at the weights after one virtual
     SGD step ``w' = w - xi * (grad_w L_train + weight_decay * w)`` (``xi`` = the current weight
-    learning rate; the virtual step ignores momentum), with the second-order term by central
-    finite differences as in the paper. See :class:`GradientSearch` for the rest, and
+    learning rate; the virtual step ignores momentum). The second-order term
+    ``xi * d2 L_train / (d alpha d w) . grad_w' L_val`` is an exact Hessian-vector product by double
+    backward, where the paper uses central finite differences with ``eps = 0.01 / |grad|``: on
+    small ReLU networks that step crosses activation kinks and the difference can be off by an
+    order of magnitude (measured against the exact unrolled gradient in the tests), while the
+    double backward costs about the same (one extra forward/backward instead of two). See :class:`GradientSearch` for the rest, and
     :class:`~raynas.oneshot.AuxiliarySkip` for DARTS- (``mitigation=AuxiliarySkip()``).
 
     Example:
@@ -361,18 +365,15 @@ class DARTS(GradientSearch):
                     for p, g in zip(params, out[1:], strict=True)
                 ],
             )
-            eps = 0.01 / (torch.sqrt(sum((g * g).sum() for g in d_w)) + 1e-12)
-            hessian_terms = []
-            for sign in (1.0, -1.0):
-                with torch.no_grad():
-                    for p, s, g in zip(params, saved, d_w, strict=True):
-                        p.copy_(s + sign * eps * g)
-                (g_alpha,) = torch.autograd.grad(self._loss(*train), self.alpha)
-                hessian_terms.append(g_alpha)
             with torch.no_grad():
-                for p, s in zip(params, saved, strict=True):
-                    p.copy_(s)
-        implicit = (hessian_terms[0] - hessian_terms[1]) / (2 * eps)
+                for p, saved_p in zip(params, saved, strict=True):
+                    p.copy_(saved_p)
+            # exact Hessian-vector product d2 L_train / (d alpha d w) . d_w at w, by double backward
+            g_train = torch.autograd.grad(
+                self._loss(*train), params, create_graph=True, allow_unused=True
+            )
+            dot = sum((g * d).sum() for g, d in zip(g_train, d_w, strict=True) if g is not None)
+            (implicit,) = torch.autograd.grad(dot, self.alpha)
         self.alpha.grad = (d_alpha - xi * implicit).detach()
 
 
@@ -418,12 +419,18 @@ class GDAS(GradientSearch):
     def sample_weights(self) -> tuple[torch.Tensor, list[int]]:
         """Straight-through one-hot weights ``h`` and the sampled op index per edge."""
         log_p = torch.log_softmax(self.alpha, dim=-1)
-        while True:
+        for _ in range(100):
             u = torch.rand(self.alpha.shape, generator=self.generator).to(self.alpha.device)
-            gumbel = -torch.log(-torch.log(u.clamp_min(1e-20)).clamp_min(1e-20))
+            exponential = -torch.log(u.clamp_min(1e-20))
+            gumbel = -torch.log(exponential.clamp_min(1e-20))
             p = torch.softmax((log_p + gumbel) / self.tau, dim=-1)
             if torch.isfinite(p).all():
                 break
+        else:
+            raise FloatingPointError(
+                "GDAS: Gumbel-softmax weights stayed non-finite; are the architecture "
+                "parameters finite?"
+            )
         index = p.argmax(-1)
         hard = F.one_hot(index, p.shape[-1]).to(p.dtype)
         return hard - p.detach() + p, [int(i) for i in index]

@@ -34,7 +34,8 @@ def _latency(cfgs, seed=0, noise=0.01):
 
 
 @pytest.mark.parametrize(
-    ("estimator", "log_target", "within"), [("ridge", False, 0.9), ("gbm", True, 0.5)]
+    ("estimator", "log_target", "within"),
+    [("gp", False, 0.9), ("ridge", False, 0.9), ("gbm", True, 0.5)],
 )
 def test_learns_additive_latency_and_reports_its_accuracy(estimator, log_target, within):
     train, test = _cells(150, 0), _cells(300, 1)
@@ -78,9 +79,9 @@ def test_single_model_has_no_spread_and_update_adds_data():
 def test_seed_matters_and_repeats():
     train = _cells(60, 0)
     y = _latency(train, noise=0.1)
-    a = LatencyPredictor(estimator="gbm", n_models=3, encode=_encode, seed=1).fit(train, y)
-    b = LatencyPredictor(estimator="gbm", n_models=3, encode=_encode, seed=1).fit(train, y)
-    c = LatencyPredictor(estimator="gbm", n_models=3, encode=_encode, seed=2).fit(train, y)
+    a = LatencyPredictor(estimator="ridge", n_models=3, encode=_encode, seed=1).fit(train, y)
+    b = LatencyPredictor(estimator="ridge", n_models=3, encode=_encode, seed=1).fit(train, y)
+    c = LatencyPredictor(estimator="ridge", n_models=3, encode=_encode, seed=2).fit(train, y)
     test = _cells(20, 9)
     assert np.array_equal(a.predict(test), b.predict(test))
     assert not np.array_equal(a.predict(test), c.predict(test))
@@ -100,7 +101,7 @@ def test_from_cache(tmp_path):
 def test_errors():
     with pytest.raises(
         TargetError,
-        match=r"`estimator` must be one of \['gbm', 'ridge', 'mlp', 'forest'\] .* but got 'svm'",
+        match=r"`estimator` must be one of \['gp', 'gbm', 'ridge', 'mlp', 'forest'\] .* but got 'svm'",
     ):
         LatencyPredictor(estimator="svm")
     with pytest.raises(TargetError, match=r"`n_models` must be an int >= 1, but got 0"):
@@ -111,7 +112,7 @@ def test_errors():
     with pytest.raises(
         TargetError, match=r"latencies must be > 0 with log_target=True, but got \[0.0\]"
     ):
-        p.fit(np.eye(3), [1.0, 0.0, 2.0])
+        LatencyPredictor(estimator="ridge", log_target=True).fit(np.eye(3), [1.0, 0.0, 2.0])
     with pytest.raises(TargetError, match="at least 2 measurements, but got 1"):
         p.fit(np.eye(1), [1.0])
     with pytest.raises(TargetError, match=r"got 3 candidates but 2 latencies"):

@@ -31,7 +31,9 @@ def test_all_skip_cell_is_flagged_and_the_best_cell_is_not():
 
 
 def test_none_counts_like_skip_and_the_threshold_is_strict():
-    cell = dict(zip(EDGES, ["none", "skip_connect", "skip_connect"] + ["nor_conv_3x3"] * 3, strict=True))
+    cell = dict(
+        zip(EDGES, ["none", "skip_connect", "skip_connect"] + ["nor_conv_3x3"] * 3, strict=True)
+    )
     assert skip_share(cell) == 0.5
     assert not collapse_report(cell).collapsed  # 3 of 6 is not more than half
     cell["edge_3_0"] = "none"

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import pytest
 from ray import tune
-
 from raynas.search_spaces import (
     Boolean,
     Choice,

@@ -1,0 +1,268 @@
+"""The Ray Tune adapter: one :class:`Searcher` that runs any raynas strategy inside ``tune.Tuner``.
+
+Example:
+    >>> from ray import tune
+    >>> from raynas.search import Searcher
+    >>> searcher = Searcher("evolution", space=space, metric="val_acc", mode="max", seed=0)
+    >>> tuner = tune.Tuner(trainable, tune_config=tune.TuneConfig(search_alg=searcher,
+    ...                                                            num_samples=50))  # doctest: +SKIP
+
+The name table (:data:`STRATEGIES`, :func:`get_strategy`) lives in :mod:`raynas.strategies` and is
+re-exported here; importing this module imports Ray but not torch.
+"""
+
+from __future__ import annotations
+
+import copy
+import pickle
+import sys as _sys
+import types as _types
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from ray.tune.search import Searcher as _TuneSearcher
+
+from raynas.objectives import Objective, as_objectives
+from raynas.search_spaces import SearchSpace
+from raynas.strategies import STRATEGIES, get_strategy, strategy_class
+from raynas.strategies.base import (
+    ObjectiveSpec,
+    SearchExhausted,
+    Strategy,
+    StrategyError,
+)
+
+__all__ = ["STRATEGIES", "Searcher", "get_strategy", "strategy_class"]
+
+_SAVE_VERSION = 1
+
+
+class Searcher(_TuneSearcher):
+    """A Ray Tune ``Searcher`` that asks a raynas :class:`~raynas.strategies.Strategy`.
+
+    ``suggest`` asks the strategy; ``on_trial_complete`` tells it the trial's result: a
+    result with ``feasible=False``, an errored trial and a NaN metric are all told as
+    infeasible, so one broken candidate never stops the search. ``save``/``restore`` keep the
+    strategy's whole state and the running trials, so ``Tuner.restore`` resumes the search
+    where it stopped. It works under ``ConcurrencyLimiter``; when the space has no new config
+    left, ``suggest`` returns ``Searcher.FINISHED``.
+
+    Args:
+        strategy: a strategy, or its name in :data:`STRATEGIES` (``"evolution"``, ``"nsga2"``,
+            ``"tpe"``, ...), built with ``space``, ``seed`` and ``strategy_kwargs``.
+        space: the search space (required with a name; checked against a built strategy's).
+        metric: the metric to optimize, or a list of them (several objectives).
+        mode: ``"min"``/``"max"``, or a list matching ``metric``.
+        objectives: instead of ``metric``/``mode``: objective specs with constraints, e.g.
+            ``["val_acc", "latency_p50_ms <= 5"]``.
+        seed: seed of a strategy built by name.
+        **strategy_kwargs: further arguments of a strategy built by name.
+
+    ``metric``/``mode`` may also come from ``tune.TuneConfig`` (Tune passes them through
+    ``set_search_properties``).
+
+    Example:
+        >>> from raynas.search_spaces import SearchSpace, Choice
+        >>> space = SearchSpace({"op": Choice(["conv3", "conv1", "pool"])})
+        >>> s = Searcher("random", space=space, metric="val_acc", mode="max", seed=0)
+        >>> cfg = s.suggest("trial_1")
+        >>> s.on_trial_complete("trial_1", {"val_acc": 0.9})
+        >>> s.strategy.best().metrics
+        {'val_acc': 0.9}
+    """
+
+    def __init__(
+        self,
+        strategy: str | Strategy,
+        *,
+        space: SearchSpace | None = None,
+        metric: str | Sequence[str] | None = None,
+        mode: str | Sequence[str] | None = None,
+        objectives: Sequence[ObjectiveSpec] | ObjectiveSpec | None = None,
+        seed: int | None = None,
+        **strategy_kwargs: Any,
+    ) -> None:
+        super().__init__(metric=None, mode=None)
+        if isinstance(strategy, Strategy):
+            if space is not None and space is not strategy.space:
+                raise StrategyError(
+                    "`space` must be left out (or be the strategy's own space) when `strategy` "
+                    "is already built."
+                )
+            if seed is not None or strategy_kwargs:
+                raise StrategyError(
+                    f"`seed` and strategy arguments go to the strategy's constructor; "
+                    f"`strategy` is already built, but got "
+                    f"{sorted([*strategy_kwargs, *(['seed'] if seed is not None else [])])}."
+                )
+            self._strategy = strategy
+        else:
+            if space is None:
+                raise StrategyError(
+                    f"`space` is required when `strategy` is a name ({strategy!r})."
+                )
+            self._strategy = get_strategy(strategy, space=space, seed=seed, **strategy_kwargs)
+        objs = _resolve_objectives(metric, mode, objectives)
+        if objs is None:
+            objs = self._strategy.objectives
+        if objs is not None:
+            self._set_objectives(objs)
+        self._live: dict[str, dict[str, Any]] = {}
+
+    # -- properties ---------------------------------------------------------------------------
+    @property
+    def strategy(self) -> Strategy:
+        """The wrapped strategy."""
+        return self._strategy
+
+    def _set_objectives(self, objs: list[Objective]) -> None:
+        self._strategy.set_objectives(objs)
+        names = [o.name for o in objs]
+        modes = [o.mode for o in objs]
+        self._metric = names[0] if len(names) == 1 else names
+        self._mode = modes[0] if len(modes) == 1 else modes
+
+    # -- the Tune Searcher contract -----------------------------------------------------------
+    def set_search_properties(
+        self, metric: str | None, mode: str | None, config: dict, **spec: Any
+    ) -> bool:
+        """Take ``metric``/``mode`` from ``tune.TuneConfig`` unless the searcher has its own."""
+        objs = _resolve_objectives(metric, mode, None)
+        if objs is None:
+            return True
+        current = self._strategy.objectives
+        if current is None:
+            self._set_objectives(objs)
+            return True
+        if [o.name for o in current] != [o.name for o in objs] or [o.mode for o in current] != [
+            o.mode for o in objs
+        ]:
+            raise StrategyError(
+                f"`metric`/`mode` of TuneConfig ({metric!r}, {mode!r}) disagree with the "
+                f"searcher's objectives {[f'{o.name}:{o.mode}' for o in current]}; set them "
+                f"in one place."
+            )
+        return True
+
+    def suggest(self, trial_id: str) -> dict[str, Any] | str | None:
+        if self._strategy.objectives is None:
+            raise StrategyError(
+                "the searcher has no objective: pass `metric` and `mode` to Searcher(...) or "
+                "to tune.TuneConfig(...)."
+            )
+        try:
+            config = self._strategy.ask()
+        except SearchExhausted:
+            return _TuneSearcher.FINISHED
+        self._live[trial_id] = config
+        return copy.deepcopy(config)
+
+    def on_trial_result(self, trial_id: str, result: dict) -> None:
+        """Intermediate results are not told: strategies learn from final results only."""
+
+    def on_trial_complete(
+        self, trial_id: str, result: dict | None = None, error: bool = False
+    ) -> None:
+        config = self._live.pop(trial_id, None)
+        if config is None:
+            return  # not suggested by this searcher (or already told)
+        if error or result is None:
+            self._strategy.tell(config, None, feasible=False)
+            return
+        self._strategy.tell(config, result, feasible=_truthy(result.get("feasible", True)))
+
+    def add_evaluated_point(
+        self,
+        parameters: dict,
+        value: float | Mapping[str, float] | None,
+        error: bool = False,
+        pruned: bool = False,
+        intermediate_values: list[float] | None = None,
+    ) -> None:
+        """Tell the strategy a config evaluated elsewhere (normalized by ``space.validate``)."""
+        objs = self._strategy.objectives
+        if objs is None:
+            raise StrategyError("set `metric`/`mode` before adding evaluated points.")
+        config = self._strategy.space.validate(parameters)
+        if error or value is None:
+            self._strategy.tell(config, None, feasible=False)
+            return
+        metrics = dict(value) if isinstance(value, Mapping) else {objs[0].name: value}
+        self._strategy.tell(config, metrics)
+
+    def set_max_concurrency(self, max_concurrent: int) -> bool:
+        return False  # pending configs are tracked by the strategy; ConcurrencyLimiter limits
+
+    # -- state --------------------------------------------------------------------------------
+    def get_state(self) -> dict[str, Any]:
+        return {
+            "version": _SAVE_VERSION,
+            "strategy": self._strategy.state_dict(),
+            "live": copy.deepcopy(self._live),
+        }
+
+    def set_state(self, state: dict[str, Any]) -> None:
+        if not isinstance(state, Mapping) or state.get("version") != _SAVE_VERSION:
+            raise StrategyError(
+                f"searcher state must come from Searcher.get_state() (version {_SAVE_VERSION})."
+            )
+        self._strategy.load_state_dict(state["strategy"])
+        objs = self._strategy.objectives
+        if objs is not None:
+            self._set_objectives(objs)
+        self._live = copy.deepcopy(dict(state["live"]))
+
+    def save(self, checkpoint_path: str) -> None:
+        with open(checkpoint_path, "wb") as f:
+            pickle.dump(self.get_state(), f)
+
+    def restore(self, checkpoint_path: str) -> None:
+        with open(checkpoint_path, "rb") as f:
+            self.set_state(pickle.load(f))
+
+
+def _truthy(value: Any) -> bool:
+    if isinstance(value, str):
+        return value.strip().lower() not in ("false", "0", "no", "")
+    try:
+        return bool(value)
+    except (TypeError, ValueError):
+        return True
+
+
+def _resolve_objectives(
+    metric: str | Sequence[str] | None,
+    mode: str | Sequence[str] | None,
+    objectives: Sequence[ObjectiveSpec] | ObjectiveSpec | None,
+) -> list[Objective] | None:
+    if objectives is not None:
+        if metric is not None or mode is not None:
+            raise StrategyError("give either `objectives` or `metric`/`mode`, not both.")
+        return as_objectives(objectives)
+    if metric is None:
+        if mode is not None:
+            raise StrategyError(f"`mode` ({mode!r}) was given without `metric`.")
+        return None
+    metrics = [metric] if isinstance(metric, str) else list(metric)
+    if mode is None:
+        raise StrategyError(f"`mode` is required with `metric` {metric!r}: 'min' or 'max'.")
+    modes = [mode] * len(metrics) if isinstance(mode, str) else list(mode)
+    if len(modes) != len(metrics):
+        raise StrategyError(
+            f"`mode` must have one entry per metric: {len(metrics)} metrics {metrics}, "
+            f"but {len(modes)} modes {modes}."
+        )
+    return as_objectives([Objective(m, md) for m, md in zip(metrics, modes, strict=True)])
+
+
+class _CallableModule(_types.ModuleType):
+    """Makes ``raynas.search(space, data, ...)`` run a whole search (:func:`raynas.api.search`)
+    while ``raynas.search.Searcher`` stays the Tune adapter: the module itself is callable."""
+
+    def __call__(self, space: Any, data: Any = "digits", **kwargs: Any) -> Any:
+        from raynas.api import search
+
+        return search(space, data, **kwargs)
+
+
+_sys.modules[__name__].__class__ = _CallableModule

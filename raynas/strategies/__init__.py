@@ -1,0 +1,102 @@
+"""Search strategies as ask/tell cores: no Ray, no torch.
+
+Every strategy subclasses :class:`Strategy` (``ask() -> config``, ``tell(config, metrics)``,
+``state_dict()``/``load_state_dict()``). :func:`get_strategy` builds one by name; the Tune
+adapter :class:`raynas.search.Searcher` wraps any of them.
+
+| name | class | objectives |
+| --- | --- | --- |
+| ``"random"`` | :class:`RandomSearch` | any |
+| ``"evolution"`` | :class:`RegularizedEvolution` | one (+ constraints) |
+| ``"nsga2"`` | :class:`MultiObjectiveEvolution` | several, with constraints |
+| ``"tpe"`` | :class:`TPE` (hyperopt) | one (+ constraints) |
+| ``"reinforce"`` | :class:`ReinforceController` | one (+ constraints) |
+| ``"predictor"`` | :class:`PredictorGuided` (BANANAS-style) | one or several |
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+from raynas.search_spaces import SearchSpace
+from raynas.strategies.base import (
+    Observation,
+    SearchExhausted,
+    Strategy,
+    StrategyError,
+)
+
+#: Strategy names accepted by :func:`get_strategy`: name -> (module, class).
+STRATEGIES: dict[str, tuple[str, str]] = {
+    "random": ("raynas.strategies._random", "RandomSearch"),
+    "evolution": ("raynas.strategies._evolution", "RegularizedEvolution"),
+    "nsga2": ("raynas.strategies._nsga2", "MultiObjectiveEvolution"),
+    "tpe": ("raynas.strategies._tpe", "TPE"),
+    "reinforce": ("raynas.strategies._reinforce", "ReinforceController"),
+    "predictor": ("raynas.strategies._predictor", "PredictorGuided"),
+}
+
+_CLASSES = {cls: module for module, cls in STRATEGIES.values()}
+
+__all__ = [
+    "STRATEGIES",
+    "MultiObjectiveEvolution",
+    "Observation",
+    "PredictorGuided",
+    "RandomSearch",
+    "RegularizedEvolution",
+    "ReinforceController",
+    "SearchExhausted",
+    "Strategy",
+    "StrategyError",
+    "TPE",
+    "get_strategy",
+    "strategy_class",
+]
+
+
+def strategy_class(name: str) -> type[Strategy]:
+    """The class registered under ``name`` (imported on first use).
+
+    Raises:
+        StrategyError: ``name`` is not a registered strategy.
+    """
+    if not isinstance(name, str) or name.lower() not in STRATEGIES:
+        raise StrategyError(
+            f"The `strategy` argument must be one of {sorted(STRATEGIES)}. Got: {name}"
+        )
+    module, cls = STRATEGIES[name.lower()]
+    return getattr(importlib.import_module(module), cls)
+
+
+def get_strategy(
+    name: str | type[Strategy] | Strategy, *, space: SearchSpace, **kwargs: Any
+) -> Strategy:
+    """Build a strategy by name, e.g. ``get_strategy("evolution", space=s, seed=0)``.
+
+    A :class:`Strategy` subclass is built with the same arguments; an instance is returned
+    as is (then ``kwargs`` must be empty).
+
+    Example:
+        >>> from raynas.search_spaces import SearchSpace, Choice
+        >>> s = get_strategy("random", space=SearchSpace({"op": Choice(["a", "b"])}), seed=0)
+        >>> type(s).__name__
+        'RandomSearch'
+    """
+    if isinstance(name, Strategy):
+        if kwargs:
+            raise StrategyError(
+                f"`strategy` is already built ({type(name).__name__}); it takes no further "
+                f"arguments, but got {sorted(kwargs)}."
+            )
+        return name
+    if isinstance(name, type) and issubclass(name, Strategy):
+        return name(space, **kwargs)
+    return strategy_class(name)(space, **kwargs)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _CLASSES:
+        return getattr(importlib.import_module(_CLASSES[name]), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

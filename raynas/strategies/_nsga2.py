@@ -1,0 +1,120 @@
+"""Multi-objective evolution in the NSGA-II style (Deb et al. 2002), run steady-state for ask/tell."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from raynas.pareto import crowding_distance, non_dominated_ranks
+from raynas.search_spaces import SearchSpace
+from raynas.strategies.base import ObjectiveSpec, Observation, Strategy, StrategyError
+
+
+class MultiObjectiveEvolution(Strategy):
+    """NSGA-II: non-dominated sorting, crowding distance and constraint domination.
+
+    The first ``population_size`` configs are random. After that each :meth:`ask` picks two
+    parents by binary tournament (lower non-domination rank wins, then larger crowding
+    distance) and proposes their crossover (with probability ``crossover_rate``) or a mutation
+    of the first; a child that was seen before is mutated until it is new. Each told result
+    competes with the population at once (steady-state NSGA-II): the population keeps the
+    ``population_size`` best by rank, then crowding distance.
+
+    Constraints rank by constraint domination: a feasible result beats every infeasible one and
+    among infeasible results the smaller total violation wins, so infeasible candidates never
+    crowd out feasible ones. Errored, ``feasible=False`` and NaN results count as infinitely
+    violating.
+
+    Args:
+        space: the search space.
+        objectives: two or more objectives with their modes, optionally constrained, e.g.
+            ``["val_acc:max", "latency_ms <= 5"]`` (a constrained objective is also optimized).
+        seed: seed of the strategy's random generator.
+        population_size: members kept between generations.
+        crossover_rate: probability that a child is a crossover of two parents.
+
+    Example:
+        >>> from raynas.search_spaces import SearchSpace, Int
+        >>> space = SearchSpace({"width": Int(1, 16), "depth": Int(1, 8)})
+        >>> s = MultiObjectiveEvolution(space, objectives=["acc:max", "cost:min"],
+        ...                             population_size=6, seed=0)
+        >>> for _ in range(30):
+        ...     c = s.ask()
+        ...     _ = s.tell(c, {"acc": c["width"] + c["depth"], "cost": c["width"] * c["depth"]})
+        >>> len(s.pareto_front()) > 1
+        True
+    """
+
+    multi_objective = True
+
+    def __init__(
+        self,
+        space: SearchSpace,
+        *,
+        objectives: Sequence[ObjectiveSpec] | ObjectiveSpec | None = None,
+        seed: int | None = None,
+        population_size: int = 20,
+        crossover_rate: float = 0.3,
+    ) -> None:
+        super().__init__(space, objectives=objectives, seed=seed)
+        if isinstance(population_size, bool) or not isinstance(population_size, int):
+            raise StrategyError(f"`population_size` must be an int, but got {population_size!r}.")
+        if population_size < 2:
+            raise StrategyError(
+                f"`population_size` must be greater than or equal to 2, but got {population_size}."
+            )
+        if not isinstance(crossover_rate, (int, float)) or not 0.0 <= crossover_rate <= 1.0:
+            raise StrategyError(
+                f"`crossover_rate` must be a number in [0, 1], but got {crossover_rate!r}."
+            )
+        self.population_size = population_size
+        self.crossover_rate = float(crossover_rate)
+        self._population: list[int] = []
+        self._rank = np.zeros(0, dtype=int)
+        self._crowd = np.zeros(0)
+
+    def _reset(self) -> None:
+        self._population = []
+        self._rank = np.zeros(0, dtype=int)
+        self._crowd = np.zeros(0)
+
+    def _observe(self, obs: Observation, index: int, replaced: bool) -> None:
+        members = self._population if replaced and index in self._population else [
+            *self._population,
+            index,
+        ]
+        self._select(members)
+
+    def _select(self, members: list[int]) -> None:
+        """Keep the best ``population_size`` of ``members`` by rank, then crowding distance."""
+        obs = self._observations
+        pts = np.array([obs[i].losses for i in members], dtype=float)
+        viol = np.array([obs[i].violation for i in members], dtype=float)
+        pts[~np.isfinite(pts)] = np.finfo(float).max  # keep sorting well-defined
+        ranks = non_dominated_ranks(pts, viol)
+        crowd = np.zeros(len(members))
+        for r in np.unique(ranks):
+            at = np.flatnonzero(ranks == r)
+            crowd[at] = crowding_distance(pts[at]) if viol[at[0]] == 0 else 0.0
+        order = np.lexsort((-crowd, ranks))[: self.population_size]
+        self._population = [members[i] for i in order]
+        self._rank, self._crowd = ranks[order], crowd[order]
+
+    def _binary_tournament(self) -> dict[str, Any]:
+        a, b = (int(i) for i in self._rng.integers(len(self._population), size=2))
+        if (self._rank[b], -self._crowd[b]) < (self._rank[a], -self._crowd[a]):
+            a = b
+        return self._observations[self._population[a]].config
+
+    def _propose(self) -> Mapping[str, Any]:
+        if len(self._observations) < self.population_size:
+            return self.sample_new()
+        first = self._binary_tournament()
+        if self.crossover_rate > 0 and self._rng.random() < self.crossover_rate:
+            second = self._binary_tournament()
+            child = self.new_config(lambda: self.space.crossover(first, second, self._rng), 4)
+            if child is not None:
+                return child
+        return self.mutate_new(first)

@@ -1,0 +1,399 @@
+"""Predictor-guided search in the style of BANANAS (White et al. 2021): a surrogate ensemble over
+``space.encode(config)`` ranks many mutated candidates by an acquisition function."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from raynas.pareto import crowding_distance, non_dominated_ranks
+from raynas.search_spaces import SearchSpace
+from raynas.strategies._acquisition import (
+    ACQUISITIONS,
+    chebyshev_scores,
+    multi_objective_scores,
+    single_objective_scores,
+)
+from raynas.strategies.base import (
+    ObjectiveSpec,
+    Observation,
+    Strategy,
+    StrategyError,
+    front_indices,
+)
+
+#: Built-in regressors: name -> factory(seed) of a scikit-learn regressor.
+REGRESSORS = ("ridge", "trees", "gbt", "mlp")
+
+
+def _make_regressor(name: str, seed: int) -> Any:
+    if name == "ridge":
+        from sklearn.linear_model import Ridge
+
+        return Ridge(alpha=1.0)
+    if name == "trees":
+        from sklearn.ensemble import ExtraTreesRegressor
+
+        return ExtraTreesRegressor(
+            n_estimators=16, max_features=0.5, min_samples_leaf=2, random_state=seed
+        )
+    if name == "gbt":
+        from sklearn.ensemble import GradientBoostingRegressor
+
+        return GradientBoostingRegressor(
+            n_estimators=60, max_depth=3, learning_rate=0.1, subsample=0.8, random_state=seed
+        )
+    from sklearn.neural_network import MLPRegressor
+
+    return MLPRegressor(
+        hidden_layer_sizes=(32, 32), solver="lbfgs", alpha=1e-2, max_iter=300, random_state=seed
+    )
+
+
+class PredictorGuided(Strategy):
+    """BANANAS-style search: an ensemble of regressors proposes the most promising candidate.
+
+    After ``num_initial`` random configs, each :meth:`ask` fits ``ensemble_size`` regressors
+    (each on a bootstrap resample, with its own seed) from ``space.encode(config)`` to every
+    objective's loss, then
+
+    * with probability ``local_rate`` takes the unseen one-decision mutations of the incumbent
+      (the best config; with several objectives a random member of the Pareto front) and
+      proposes the one with the best predicted mean: a predictor-ordered local search, which
+      finishes off a good region quickly;
+    * otherwise builds a candidate pool (``mutations_per_parent`` mutations of one or two
+      decisions of each of the ``num_parents`` best configs, plus ``num_random`` random
+      configs) and proposes the candidate with the best ``acquisition``: ``"its"``
+      (independent Thompson sampling, BANANAS' choice), ``"ucb"`` (``mean - beta * std`` of
+      the loss), ``"ei"`` (expected improvement) or ``"mean"``.
+
+    The loss targets are clipped at their ``clip_quantile`` quantile before fitting (``None``
+    keeps them raw), so the models spend their capacity on ranking the good configs rather
+    than on how bad the broken ones are.
+
+    With several objectives the ensemble predicts each of them and the acquisition is the
+    predicted hypervolume improvement over the observed Pareto front (``multi_objective=
+    "hvi"``; losses scaled to the observed ranges) or a random Chebyshev scalarization per ask
+    (``"parego"``). Constrained objectives are predicted too, and candidates predicted to break
+    a constraint rank after those predicted to keep it. Results without a finite loss
+    (infeasible, errored, NaN) are left out of the regression.
+
+    Args:
+        space: the search space (``encode`` supplies the features).
+        objectives: one or several objectives, optionally constrained.
+        seed: seed of the strategy's random generator (and of the regressors).
+        num_initial: random configs before the first model.
+        ensemble_size: regressors per objective.
+        regressor: ``"ridge"``, ``"trees"`` (extra trees), ``"gbt"`` (gradient boosting),
+            ``"mlp"``, or a callable ``seed -> regressor`` with scikit-learn's ``fit``/``predict``.
+        acquisition: ``"its"``, ``"ucb"``, ``"ei"`` or ``"mean"``.
+        beta: exploration weight of ``"ucb"``.
+        local_rate: probability of a predictor-ordered local step.
+        num_parents: best configs whose mutations enter the pool.
+        mutations_per_parent: mutations drawn from each parent.
+        num_random: random configs in the pool.
+        clip_quantile: quantile at which loss targets are clipped, or None.
+        multi_objective: ``"hvi"`` or ``"parego"`` (with several objectives).
+        refit_every: refit after this many new results; ``None`` refits after every result
+            while fewer than 100 were told, then after every ``n // 50``.
+
+    Example:
+        >>> from raynas.search_spaces import SearchSpace, Choice
+        >>> space = SearchSpace({f"e{i}": Choice(["a", "b", "c"]) for i in range(5)})
+        >>> s = PredictorGuided(space, objectives=["acc"], seed=0, num_initial=5,
+        ...                     regressor="ridge")
+        >>> for _ in range(15):
+        ...     c = s.ask()
+        ...     _ = s.tell(c, {"acc": sum(v == "a" for v in c.values())})
+        >>> s.best().metrics["acc"]
+        5.0
+    """
+
+    multi_objective = True
+
+    def __init__(
+        self,
+        space: SearchSpace,
+        *,
+        objectives: Sequence[ObjectiveSpec] | ObjectiveSpec | None = None,
+        seed: int | None = None,
+        num_initial: int = 10,
+        ensemble_size: int = 5,
+        regressor: str | Callable[[int], Any] = "ridge",
+        acquisition: str = "its",
+        beta: float = 1.0,
+        local_rate: float = 0.5,
+        num_parents: int = 5,
+        mutations_per_parent: int = 40,
+        num_random: int = 100,
+        clip_quantile: float | None = 0.5,
+        multi_objective: str = "hvi",
+        refit_every: int | None = None,
+    ) -> None:
+        super().__init__(space, objectives=objectives, seed=seed)
+        for name, v, low in (
+            ("num_initial", num_initial, 1),
+            ("ensemble_size", ensemble_size, 1),
+            ("num_parents", num_parents, 1),
+            ("mutations_per_parent", mutations_per_parent, 0),
+            ("num_random", num_random, 0),
+        ):
+            if isinstance(v, bool) or not isinstance(v, int) or v < low:
+                raise StrategyError(f"`{name}` must be an int >= {low}, but got {v!r}.")
+        if refit_every is not None and (
+            isinstance(refit_every, bool) or not isinstance(refit_every, int) or refit_every < 1
+        ):
+            raise StrategyError(f"`refit_every` must be an int >= 1 or None, got {refit_every!r}.")
+        if isinstance(regressor, str) and regressor not in REGRESSORS:
+            raise StrategyError(
+                f"`regressor` must be one of {list(REGRESSORS)} or a callable seed -> "
+                f"regressor, but got {regressor!r}."
+            )
+        if not isinstance(regressor, str) and not callable(regressor):
+            raise StrategyError(f"`regressor` must be a str or a callable, got {regressor!r}.")
+        if acquisition not in ACQUISITIONS:
+            raise StrategyError(
+                f"`acquisition` must be one of {list(ACQUISITIONS)}, but got {acquisition!r}."
+            )
+        if multi_objective not in ("hvi", "parego"):
+            raise StrategyError(
+                f"`multi_objective` must be one of ['hvi', 'parego'], but got {multi_objective!r}."
+            )
+        for name, v in (("local_rate", local_rate), ("beta", beta)):
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or v < 0:
+                raise StrategyError(f"`{name}` must be a number >= 0, but got {v!r}.")
+        if local_rate > 1:
+            raise StrategyError(f"`local_rate` must be in [0, 1], but got {local_rate!r}.")
+        if clip_quantile is not None and not (
+            isinstance(clip_quantile, (int, float)) and 0 < clip_quantile <= 1
+        ):
+            raise StrategyError(f"`clip_quantile` must be in (0, 1] or None, got {clip_quantile!r}.")
+        self.num_initial = num_initial
+        self.ensemble_size = ensemble_size
+        self.regressor = regressor
+        self.acquisition = acquisition
+        self.beta = float(beta)
+        self.local_rate = float(local_rate)
+        self.num_parents = num_parents
+        self.mutations_per_parent = mutations_per_parent
+        self.num_random = num_random
+        self.clip_quantile = clip_quantile
+        self.multi_objective_acquisition = multi_objective
+        self.refit_every = refit_every
+        self._features: list[np.ndarray] = []
+        self._reset()
+
+    # -- bookkeeping --------------------------------------------------------------------------
+    def _reset(self) -> None:
+        self._features = []
+        self._encodings: dict[str, np.ndarray] = {}
+        self._models: list[list[Any]] | None = None
+        self._fitted_on = 0  # observations the models were fitted on
+        self._fit_seed: int | None = None
+
+    def _observe(self, obs: Observation, index: int, replaced: bool) -> None:
+        if not replaced:
+            self._features.append(self._encode(obs.key, obs.config))
+
+    def _extra_state(self) -> dict[str, Any]:
+        return {"fitted_on": self._fitted_on, "fit_seed": self._fit_seed}
+
+    def _load_extra_state(self, state: Mapping[str, Any]) -> None:
+        self._fitted_on, self._fit_seed = int(state["fitted_on"]), state["fit_seed"]
+        self._models = None
+        if self._fit_seed is not None and self._fitted_on:
+            self._fit(self._fitted_on, int(self._fit_seed))  # the same models as before saving
+
+    # -- the surrogate ------------------------------------------------------------------------
+    def _modelled(self) -> list[int]:
+        """Objectives with a model: the optimized ones and those with constraints."""
+        objs = self._require_objectives()
+        if len(objs) == 1 or self.multi_objective_wanted:
+            return list(range(len(objs)))
+        return [0, *[j for j, o in enumerate(objs) if j and o.constraint is not None]]
+
+    @property
+    def multi_objective_wanted(self) -> bool:
+        objs = self._objectives or []
+        return sum(1 for o in objs if o.constraint is None) > 1 or (
+            len(objs) > 1 and all(o.constraint is None for o in objs)
+        )
+
+    def _new_model(self, seed: int) -> Any:
+        if isinstance(self.regressor, str):
+            return _make_regressor(self.regressor, seed)
+        return self.regressor(seed)
+
+    def _fit(self, n: int, seed: int) -> None:
+        """Fit the ensembles on the first ``n`` observations with models seeded from ``seed``."""
+        rng = np.random.default_rng(seed)
+        x_all = np.asarray(self._features[:n])
+        obs = self._observations[:n]
+        models: list[list[Any]] = []
+        for j in self._modelled():
+            y = np.array([o.losses[j] for o in obs], dtype=float)
+            keep = np.isfinite(y)
+            x, y = x_all[keep], y[keep]
+            members: list[Any] = []
+            if len(y) >= 2:
+                if self.clip_quantile is not None and self._objectives[j].constraint is None:
+                    y = np.minimum(y, np.quantile(y, self.clip_quantile))
+                mu, sd = float(y.mean()), float(y.std()) or 1.0
+                z = (y - mu) / sd
+                for _ in range(self.ensemble_size):
+                    idx = rng.integers(len(z), size=len(z)) if self.ensemble_size > 1 else None
+                    model = self._new_model(int(rng.integers(2**31 - 1)))
+                    xb, zb = (x, z) if idx is None else (x[idx], z[idx])
+                    if np.ptp(zb) == 0:  # a constant resample: fit on everything instead
+                        xb, zb = x, z
+                    members.append((_fit_quiet(model, xb, zb), mu, sd))
+            models.append(members)
+        self._models = models
+        self._fitted_on, self._fit_seed = n, seed
+
+    def _ensure_fitted(self) -> None:
+        n = len(self._observations)
+        every = self.refit_every or (1 if n < 100 else n // 50)
+        if self._models is None or n - self._fitted_on >= every:
+            self._fit(n, int(self._rng.integers(2**31 - 1)))
+
+    def _predict(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Mean and spread of each modelled objective's loss: arrays of shape (n, k)."""
+        assert self._models is not None
+        means, stds = [], []
+        for members in self._models:
+            if not members:
+                means.append(np.zeros(len(x)))
+                stds.append(np.ones(len(x)))
+                continue
+            preds = np.array([m.predict(x) * sd + mu for m, mu, sd in members])
+            means.append(preds.mean(axis=0))
+            stds.append(preds.std(axis=0))
+        return np.stack(means, axis=1), np.stack(stds, axis=1)
+
+    # -- candidates ---------------------------------------------------------------------------
+    def _parents(self) -> list[Observation]:
+        obs = [o for o in self._observations if math.isfinite(o.violation)]
+        if not obs:
+            return []
+        if not self.multi_objective_wanted:
+            return sorted(obs, key=Observation.rank_key)[: self.num_parents]
+        pts = np.array([o.losses for o in obs], dtype=float)
+        pts[~np.isfinite(pts)] = np.finfo(float).max
+        viol = np.array([o.violation for o in obs])
+        ranks = non_dominated_ranks(pts, viol) if len(obs) <= 2000 else None
+        if ranks is None:  # large histories: the front first, then the rest by sum of ranks
+            ranks = np.ones(len(obs), dtype=int)
+            ranks[front_indices(pts)] = 0
+        crowd = np.zeros(len(obs))
+        for r in np.unique(ranks)[:3]:
+            at = np.flatnonzero(ranks == r)
+            crowd[at] = crowding_distance(pts[at])
+        order = np.lexsort((-crowd, ranks))
+        return [obs[i] for i in order[: self.num_parents]]
+
+    def _incumbent(self) -> Observation | None:
+        if not self.multi_objective_wanted:
+            return self.best()
+        front = self.pareto_front()
+        return front[int(self._rng.integers(len(front)))] if front else None
+
+    def _unseen(self, configs: list[dict[str, Any]]) -> list[tuple[str, dict[str, Any]]]:
+        out: dict[str, dict[str, Any]] = {}
+        for c in configs:
+            k = self._space.key(c)
+            if k not in out and self.is_new(k):
+                out[k] = c
+        return list(out.items())
+
+    def _encode(self, key: str, config: Mapping[str, Any]) -> np.ndarray:
+        x = self._encodings.get(key)
+        if x is None:
+            if len(self._encodings) > 100_000:
+                self._encodings.clear()
+            x = self._encodings[key] = self._space.encode(config)
+        return x
+
+    def _mutations(self, config: Mapping[str, Any], count: int, max_steps: int) -> list[dict]:
+        out = []
+        for _ in range(count):
+            child = dict(config)
+            for _ in range(int(self._rng.integers(1, max_steps + 1))):
+                child = self._space.mutate(child, self._rng)
+            out.append(child)
+        return out
+
+    def _pool(self) -> list[tuple[str, dict[str, Any]]]:
+        configs: list[dict[str, Any]] = []
+        for p in self._parents():
+            configs.extend(self._mutations(p.config, self.mutations_per_parent, 2))
+        configs.extend(self._space.sample(self._rng) for _ in range(self.num_random))
+        return self._unseen(configs)
+
+    def _local(self) -> list[tuple[str, dict[str, Any]]]:
+        inc = self._incumbent()
+        if inc is None:
+            return []
+        size = max(8, 8 * self._space.decisions())
+        return self._unseen(self._mutations(inc.config, size, 1))
+
+    # -- proposing ----------------------------------------------------------------------------
+    def _propose(self) -> Mapping[str, Any]:
+        finite = sum(1 for o in self._observations if all(map(math.isfinite, o.losses)))
+        if len(self._observations) < self.num_initial or finite < 2:
+            return self.sample_new()
+        self._ensure_fitted()
+        local = self._local() if self._rng.random() < self.local_rate else []
+        candidates = local or self._pool()
+        if not candidates:
+            return self.sample_new()
+        x = np.array([self._encode(k, c) for k, c in candidates])
+        mean, std = self._predict(x)
+        scores = self._scores(mean, std, greedy=bool(local))
+        return candidates[int(np.argmax(scores))][1]
+
+    def _scores(self, mean: np.ndarray, std: np.ndarray, greedy: bool) -> np.ndarray:
+        objs = self._require_objectives()
+        modelled = self._modelled()
+        kind = "mean" if greedy else self.acquisition
+        # predicted constraint violation (in the objectives' own units)
+        violation = np.zeros(len(mean))
+        for col, j in enumerate(modelled):
+            o = objs[j]
+            if o.constraint is not None:
+                value = -mean[:, col] if o.mode == "max" else mean[:, col]
+                violation += np.array([o.violation(float(v)) for v in value])
+        penalty = np.where(violation > 0, -1e6 - violation, 0.0)
+        if not self.multi_objective_wanted:
+            best = self.best()
+            ref = best.losses[0] if best is not None and best.ok else float(mean[:, 0].min())
+            return single_objective_scores(mean[:, 0], std[:, 0], ref, kind, self.beta, self._rng) + penalty
+        cols = [c for c, j in enumerate(modelled) if objs[j].constraint is None or True]
+        front_obs = [o for o in self.pareto_front() if o.ok]
+        obs_pts = np.array(
+            [o.losses for o in self._observations if o.ok and all(map(math.isfinite, o.losses))]
+        )
+        if len(obs_pts) == 0:
+            return -mean[:, 0] + penalty
+        lo, hi = obs_pts.min(axis=0), obs_pts.max(axis=0)
+        scale = np.where(hi > lo, hi - lo, 1.0)
+        m = (mean[:, cols] - lo) / scale
+        s = std[:, cols] / scale
+        if self.multi_objective_acquisition == "parego":
+            w = self._rng.dirichlet(np.ones(len(cols)))
+            return chebyshev_scores(m, s, w, kind, self.beta, self._rng) + penalty
+        front = (np.array([o.losses for o in front_obs]) - lo) / scale if front_obs else np.zeros((0, len(cols)))
+        ref = np.full(len(cols), 1.1)
+        return multi_objective_scores(m, s, front, ref, kind, self.beta, self._rng) + penalty
+
+
+def _fit_quiet(model: Any, x: np.ndarray, y: np.ndarray) -> Any:
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model.fit(x, y)
+    return model

@@ -1,0 +1,518 @@
+"""The ask/tell contract every search strategy follows, and the bookkeeping they share.
+
+A :class:`Strategy` proposes configurations of a :class:`~raynas.search_spaces.SearchSpace` with
+:meth:`~Strategy.ask` and learns from their results through :meth:`~Strategy.tell`. It imports
+neither Ray nor torch: the Tune adapter (:class:`raynas.search.Searcher`) wraps any strategy, and
+unit tests or tabular benchmarks drive one directly.
+
+Rules every strategy keeps:
+
+* It owns a ``numpy.random.Generator`` made from its ``seed``; nothing touches a global RNG, so
+  the same seed and the same results give the same sequence of configs.
+* It never proposes a config whose :meth:`SearchSpace.key` it has already proposed or been told
+  about, while unseen configs remain (for spaces with an isomorphism-aware key, such as the
+  NAS-Bench-201 cell space, isomorphic cells count as the same config). When none remain,
+  :meth:`~Strategy.ask` raises :class:`SearchExhausted`.
+* Failures are results: ``tell(config, None)`` (an errored trial), ``tell(..., feasible=False)``
+  or a NaN/inf/missing objective all record an infeasible observation, ranked after every
+  feasible one; they never raise.
+* :meth:`~Strategy.state_dict` is plain Python data (JSON-like, picklable) and
+  :meth:`~Strategy.load_state_dict` restores it exactly: a restored strategy makes the same next
+  suggestion as the original.
+"""
+
+from __future__ import annotations
+
+import copy
+import itertools
+import math
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+import numpy as np
+
+from raynas.objectives import Objective, as_objectives, total_violation
+from raynas.search_spaces import Repeat, SearchSpace, Struct, When
+from raynas.search_spaces._domains import Domain
+from raynas.search_spaces.errors import RaynasError
+
+ObjectiveSpec = str | Objective | Mapping[str, Any]
+
+#: How many random draws :meth:`Strategy.sample_new` tries before it enumerates the space.
+MAX_REJECTIONS = 256
+#: Finite spaces up to this many configs can be enumerated to find the unseen ones.
+MAX_ENUMERATION = 500_000
+_STATE_VERSION = 1
+
+
+class StrategyError(RaynasError, ValueError):
+    """A strategy is configured badly (bad argument, objectives missing or unsupported)."""
+
+
+class SearchExhausted(RaynasError):
+    """Every config of the space has been proposed or observed: there is nothing new to ask."""
+
+
+@dataclass(frozen=True)
+class Observation:
+    """One told result.
+
+    Attributes:
+        config: the canonical config (``space.validate`` form).
+        key: ``space.key(config)``.
+        metrics: the objectives' values as floats (NaN where missing or not a number).
+        feasible: ``False`` when the trial errored or reported ``feasible=False``.
+        losses: one value per objective to minimize (``max`` objectives negated); ``inf`` where
+            the value is missing or not finite.
+        violation: total constraint violation; 0.0 for a feasible result within its
+            constraints, ``inf`` for an infeasible, errored or NaN result.
+    """
+
+    config: dict[str, Any]
+    key: str
+    metrics: dict[str, float]
+    feasible: bool
+    losses: tuple[float, ...]
+    violation: float = field(default=0.0)
+
+    @property
+    def ok(self) -> bool:
+        """Whether the result is feasible and meets every constraint."""
+        return self.violation == 0.0
+
+    def rank_key(self) -> tuple[float, float]:
+        """Sort key for single-objective ranking: feasible first, then by the first loss."""
+        return (self.violation, self.losses[0])
+
+
+class Strategy(ABC):
+    """Base class of the search strategies: ``ask() -> config``, ``tell(config, metrics)``.
+
+    Subclasses implement :meth:`_propose` (and usually :meth:`_observe`); the base class
+    validates configs, keeps the observations, the pending configs and the key-based dedup,
+    and saves/restores everything through :meth:`state_dict`.
+
+    Args:
+        space: the search space to propose configs from.
+        objectives: what to optimize, e.g. ``["val_acc"]`` (``max`` by default),
+            ``["val_acc:max", "latency_ms:min"]`` or ``["val_acc", "latency_ms <= 5"]``.
+            Single-objective strategies optimize the first one and use the others as
+            constraints, so those must carry one. May be left ``None`` and set later with
+            :meth:`set_objectives` (the Tune adapter does that from ``metric``/``mode``).
+        seed: seed of the strategy's own random generator.
+
+    Example:
+        >>> from raynas.search_spaces import SearchSpace, Choice
+        >>> from raynas.strategies import RandomSearch
+        >>> space = SearchSpace({"op": Choice(["conv", "pool", "skip"])})
+        >>> s = RandomSearch(space, objectives=["acc"], seed=0)
+        >>> cfg = s.ask()
+        >>> _ = s.tell(cfg, {"acc": 0.9})
+        >>> s.best().metrics["acc"]
+        0.9
+    """
+
+    #: Whether the strategy optimizes several objectives at once (a Pareto front).
+    multi_objective: ClassVar[bool] = False
+    #: Whether :meth:`_observe` is replayed by :meth:`load_state_dict` (else restored from extra).
+    _replay_observe: ClassVar[bool] = True
+
+    def __init__(
+        self,
+        space: SearchSpace,
+        *,
+        objectives: Sequence[ObjectiveSpec] | ObjectiveSpec | None = None,
+        seed: int | None = None,
+    ) -> None:
+        if not isinstance(space, SearchSpace):
+            raise StrategyError(
+                f"`space` must be a raynas SearchSpace, but got {type(space).__name__}: {space!r}."
+            )
+        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, np.integer))):
+            raise StrategyError(f"`seed` must be an int or None, but got {seed!r}.")
+        self._space = space
+        self._seed = None if seed is None else int(seed)
+        self._rng = np.random.default_rng(self._seed)
+        self._objectives: list[Objective] | None = None
+        if objectives is not None:
+            self._objectives = self._check_objectives(as_objectives(objectives))
+        self._observations: list[Observation] = []
+        self._index: dict[str, int] = {}
+        self._pending: dict[str, dict[str, Any]] = {}
+        self._best_index: int | None = None
+        self._replaying = False
+
+    # -- properties -------------------------------------------------------------------------
+    @property
+    def space(self) -> SearchSpace:
+        """The search space."""
+        return self._space
+
+    @property
+    def seed(self) -> int | None:
+        """The seed the strategy was made with."""
+        return self._seed
+
+    @property
+    def objectives(self) -> list[Objective] | None:
+        """The objectives, or None while not set."""
+        return None if self._objectives is None else list(self._objectives)
+
+    @property
+    def observations(self) -> tuple[Observation, ...]:
+        """Every told result, in the order first told."""
+        return tuple(self._observations)
+
+    @property
+    def pending(self) -> list[dict[str, Any]]:
+        """Configs asked and not told yet."""
+        return [copy.deepcopy(c) for c in self._pending.values()]
+
+    def __len__(self) -> int:
+        return len(self._observations)
+
+    def __repr__(self) -> str:
+        names = None if self._objectives is None else [o.name for o in self._objectives]
+        return (
+            f"{type(self).__name__}(objectives={names}, seed={self._seed}, "
+            f"observations={len(self._observations)}, pending={len(self._pending)})"
+        )
+
+    # -- objectives -------------------------------------------------------------------------
+    def set_objectives(self, objectives: Sequence[ObjectiveSpec] | ObjectiveSpec) -> None:
+        """Set the objectives (allowed until the first result is told, or to the same ones)."""
+        objs = self._check_objectives(as_objectives(objectives))
+        if self._objectives is not None and self._observations and objs != self._objectives:
+            raise StrategyError(
+                f"`objectives` cannot change after results were told: the strategy has "
+                f"{[str(o) for o in self._objectives]}, got {[str(o) for o in objs]}."
+            )
+        self._objectives = objs
+
+    def _check_objectives(self, objectives: list[Objective]) -> list[Objective]:
+        if not self.multi_objective:
+            free = [o.name for o in objectives[1:] if o.constraint is None]
+            if free:
+                raise StrategyError(
+                    f"`{type(self).__name__}` optimizes a single objective: the first of "
+                    f"`objectives` ({objectives[0].name!r}); the others must be constraints "
+                    f"(such as 'latency_ms <= 5'), but {free} have none. Use a multi-objective "
+                    f"strategy ('nsga2', 'predictor' or 'random') to trade them off."
+                )
+        return objectives
+
+    def _require_objectives(self) -> list[Objective]:
+        if self._objectives is None:
+            raise StrategyError(
+                f"`objectives` of {type(self).__name__} are not set: pass "
+                f"objectives=['val_acc'] (or similar) or call set_objectives() before tell()."
+            )
+        return self._objectives
+
+    # -- ask / tell -------------------------------------------------------------------------
+    def ask(self) -> dict[str, Any]:
+        """Propose a config not proposed or observed before.
+
+        Raises:
+            SearchExhausted: every config of the space has been proposed or observed.
+        """
+        config = self._space.validate(self._propose())
+        key = self._space.key(config)
+        if not self.is_new(key):  # a subclass slipped: never hand out a duplicate
+            config = self.sample_new()
+            key = self._space.key(config)
+        self._pending[key] = config
+        return copy.deepcopy(config)
+
+    def tell(
+        self,
+        config: Mapping[str, Any],
+        metrics: Mapping[str, Any] | None = None,
+        *,
+        feasible: bool = True,
+    ) -> Observation:
+        """Record the result of ``config``.
+
+        Args:
+            config: a config of the space (asked before or not: foreign results are welcome).
+            metrics: the trial's metrics; only the objectives' values are kept. ``None`` marks
+                an errored trial.
+            feasible: ``False`` when the candidate failed (did not build, ran out of memory,
+                broke a hard limit); the result is kept as infeasible.
+
+        Telling a config that was told before replaces its earlier result.
+        """
+        objectives = self._require_objectives()
+        config = self._space.validate(config)
+        key = self._space.key(config)
+        values = _clean_metrics(objectives, metrics)
+        feasible = bool(feasible) and metrics is not None
+        losses = tuple(
+            o.loss(values[o.name]) if math.isfinite(values[o.name]) else math.inf
+            for o in objectives
+        )
+        violation = total_violation(objectives, values) if feasible else math.inf
+        obs = Observation(config, key, values, feasible, losses, violation)
+        self._pending.pop(key, None)
+        index = self._index.get(key)
+        replaced = index is not None
+        if index is None:
+            index = len(self._observations)
+            self._index[key] = index
+            self._observations.append(obs)
+        else:
+            self._observations[index] = obs
+        self._update_best(index, replaced)
+        if self._replay_observe or not self._replaying:
+            self._observe(obs, index, replaced)
+        return obs
+
+    def best(self) -> Observation | None:
+        """The best observation by the first objective (feasible ones first), or None."""
+        return None if self._best_index is None else self._observations[self._best_index]
+
+    def pareto_front(self) -> list[Observation]:
+        """The non-dominated feasible observations over all objectives (least violating if none)."""
+        obs = self._observations
+        if not obs:
+            return []
+        viol = np.array([o.violation for o in obs])
+        ok = np.flatnonzero(viol == 0)
+        if len(ok) == 0:
+            return [obs[i] for i in np.flatnonzero(viol == viol.min())]
+        pts = np.array([obs[i].losses for i in ok])
+        return [obs[ok[i]] for i in front_indices(pts)]
+
+    def _update_best(self, index: int, replaced: bool) -> None:
+        if replaced and self._best_index == index:
+            self._best_index = min(
+                range(len(self._observations)), key=lambda i: self._observations[i].rank_key()
+            )
+        elif (
+            self._best_index is None
+            or self._observations[index].rank_key()
+            < self._observations[self._best_index].rank_key()
+        ):
+            self._best_index = index
+
+    # -- helpers for subclasses -------------------------------------------------------------
+    def is_new(self, key: str) -> bool:
+        """Whether a config with this key was neither proposed nor observed."""
+        return key not in self._index and key not in self._pending
+
+    def new_config(
+        self, make: Callable[[], Mapping[str, Any]], tries: int = 32
+    ) -> dict[str, Any] | None:
+        """Call ``make`` until it returns an unseen config (validated), or None after ``tries``."""
+        for _ in range(tries):
+            config = self._space.validate(make())
+            if self.is_new(self._space.key(config)):
+                return config
+        return None
+
+    def sample_new(self) -> dict[str, Any]:
+        """A uniformly random unseen config.
+
+        Rejection sampling first; when that keeps hitting seen configs, a finite space is
+        enumerated and an unseen config drawn from the rest.
+
+        Raises:
+            SearchExhausted: no unseen config is left.
+        """
+        config = self.new_config(lambda: self._space.sample(self._rng), MAX_REJECTIONS)
+        if config is not None:
+            return config
+        configs = enumerate_space(self._space, MAX_ENUMERATION)
+        if configs is None:
+            raise SearchExhausted(
+                f"{type(self).__name__} drew {MAX_REJECTIONS} random configs in a row that were "
+                f"all proposed before ({len(self._index)} observed, {len(self._pending)} "
+                f"pending), and the space is too large to enumerate."
+            )
+        unseen = [c for c in configs if self.is_new(self._space.key(c))]
+        if not unseen:
+            raise SearchExhausted(
+                f"every config of the space has been proposed: {len(self._index)} observed, "
+                f"{len(self._pending)} pending."
+            )
+        return unseen[int(self._rng.integers(len(unseen)))]
+
+    def mutate_new(
+        self, config: Mapping[str, Any], tries: int = 32, max_steps: int = 4
+    ) -> dict[str, Any]:
+        """An unseen mutation of ``config``: one decision changed, then more if all were seen.
+
+        Falls back to :meth:`sample_new` when ``max_steps`` changes still give nothing new.
+        """
+        for steps in range(1, max_steps + 1):
+
+            def walk(steps: int = steps) -> dict[str, Any]:
+                child = dict(config)
+                for _ in range(steps):
+                    child = self._space.mutate(child, self._rng)
+                return child
+
+            child = self.new_config(walk, tries)
+            if child is not None:
+                return child
+        return self.sample_new()
+
+    # -- hooks ------------------------------------------------------------------------------
+    @abstractmethod
+    def _propose(self) -> Mapping[str, Any]:
+        """Return a config to try next; it should be new (see :meth:`is_new`)."""
+
+    def _observe(self, obs: Observation, index: int, replaced: bool) -> None:  # noqa: B027
+        """Learn from a told result (``replaced``: the config had a result before)."""
+
+    def _extra_state(self) -> dict[str, Any]:
+        """Strategy-specific state that replaying the observations does not rebuild."""
+        return {}
+
+    def _load_extra_state(self, state: Mapping[str, Any]) -> None:  # noqa: B027
+        """Restore what :meth:`_extra_state` returned."""
+
+    def _reset(self) -> None:  # noqa: B027
+        """Forget everything learned (called by :meth:`load_state_dict` before replaying)."""
+
+    # -- state ------------------------------------------------------------------------------
+    def state_dict(self) -> dict[str, Any]:
+        """Everything needed to continue the search, as plain (JSON-like) Python data."""
+        return {
+            "strategy": type(self).__name__,
+            "version": _STATE_VERSION,
+            "objectives": None
+            if self._objectives is None
+            else [
+                {"name": o.name, "mode": o.mode, "constraint": o.constraint}
+                for o in self._objectives
+            ],
+            "rng": copy.deepcopy(self._rng.bit_generator.state),
+            "observations": [
+                [copy.deepcopy(o.config), dict(o.metrics), o.feasible] for o in self._observations
+            ],
+            "pending": [copy.deepcopy(c) for c in self._pending.values()],
+            "extra": self._extra_state(),
+        }
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        """Restore a :meth:`state_dict` (made by the same strategy class on the same space)."""
+        if not isinstance(state, Mapping) or "strategy" not in state:
+            raise StrategyError(f"`state` must be a dict made by state_dict(), got {state!r}.")
+        if state["strategy"] != type(self).__name__:
+            raise StrategyError(
+                f"`state` was saved by {state['strategy']}, it cannot be loaded into "
+                f"{type(self).__name__}."
+            )
+        if state.get("version") != _STATE_VERSION:
+            raise StrategyError(
+                f"`state` has version {state.get('version')!r}; this raynas reads version "
+                f"{_STATE_VERSION}."
+            )
+        saved = state["objectives"]
+        if saved is not None:
+            objs = self._check_objectives(as_objectives(saved))
+            if self._objectives is not None and objs != self._objectives:
+                raise StrategyError(
+                    f"`state` was saved with objectives {[str(o) for o in objs]}, but this "
+                    f"strategy has {[str(o) for o in self._objectives]}."
+                )
+            self._objectives = objs
+        self._observations, self._index, self._pending = [], {}, {}
+        self._best_index = None
+        self._reset()
+        self._replaying = True
+        try:
+            for config, metrics, feasible in state["observations"]:
+                self.tell(config, metrics, feasible=feasible)
+        finally:
+            self._replaying = False
+        for config in state["pending"]:
+            config = self._space.validate(config)
+            self._pending[self._space.key(config)] = config
+        self._load_extra_state(state["extra"])
+        self._rng.bit_generator.state = copy.deepcopy(state["rng"])
+
+
+# -- module helpers ------------------------------------------------------------------------------
+def _clean_metrics(
+    objectives: Sequence[Objective], metrics: Mapping[str, Any] | None
+) -> dict[str, float]:
+    """The objectives' values as floats; NaN for missing or non-numeric values."""
+    out: dict[str, float] = {}
+    for o in objectives:
+        v = None if metrics is None else metrics.get(o.name)
+        try:
+            out[o.name] = float(v) if v is not None else math.nan
+        except (TypeError, ValueError):
+            out[o.name] = math.nan
+    return out
+
+
+def front_indices(points: np.ndarray) -> np.ndarray:
+    """Indices of the non-dominated rows of ``points`` (losses), cheap for many 2-D points."""
+    pts = np.asarray(points, dtype=float)
+    if len(pts) == 0:
+        return np.zeros(0, dtype=int)
+    if pts.shape[1] == 1:
+        return np.flatnonzero(pts[:, 0] == pts[:, 0].min())
+    if pts.shape[1] == 2:
+        order = np.lexsort((pts[:, 1], pts[:, 0]))
+        keep, best_x, best_y = [], math.inf, math.inf
+        for i in order:
+            x, y = pts[i]
+            if y < best_y or (y == best_y and x == best_x):  # better, or an equal point
+                keep.append(i)
+                best_x, best_y = x, y
+        return np.sort(np.array(keep, dtype=int))
+    from raynas.pareto import pareto_front
+
+    return pareto_front(pts)
+
+
+def enumerate_space(space: SearchSpace, limit: int) -> list[dict[str, Any]] | None:
+    """All configs of a finite space (canonical form), or None if infinite or above ``limit``."""
+    try:
+        out = list(itertools.islice(_iter_struct(space, {}), limit + 1))
+    except _Infinite:
+        return None
+    return out if len(out) <= limit else None
+
+
+class _Infinite(Exception):
+    pass
+
+
+def _iter_node(node: Any) -> Iterator[Any]:
+    if isinstance(node, Domain):
+        values = node.finite_values()
+        if values is None:
+            raise _Infinite
+        yield from (copy.deepcopy(v) for v in values)
+    elif isinstance(node, Struct):
+        yield from _iter_struct(node, {})
+    elif isinstance(node, Repeat):
+        for n in range(node.min_count, node.max_count + 1):
+            for items in itertools.product(*[list(_iter_node(node.item)) for _ in range(n)]):
+                yield [copy.deepcopy(i) for i in items]
+    else:  # pragma: no cover - spaces only hold the three node kinds
+        raise _Infinite
+
+
+def _iter_struct(struct: Struct, prefix: dict[str, Any], start: int = 0) -> Iterator[dict]:
+    names = list(struct.fields)
+    if start == len(names):
+        yield dict(prefix)
+        return
+    name = names[start]
+    f = struct.fields[name]
+    if isinstance(f, When) and not struct._active(name, prefix):
+        yield from _iter_struct(struct, prefix, start + 1)
+        return
+    node = f.node if isinstance(f, When) else f
+    for value in _iter_node(node):
+        prefix[name] = value
+        yield from _iter_struct(struct, prefix, start + 1)
+        del prefix[name]

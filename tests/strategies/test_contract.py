@@ -1,0 +1,74 @@
+"""Every strategy passes the shared contract (raynas.testing.StrategyContract)."""
+
+from __future__ import annotations
+
+from raynas.strategies import (
+    TPE,
+    MultiObjectiveEvolution,
+    PredictorGuided,
+    RandomSearch,
+    RegularizedEvolution,
+    ReinforceController,
+)
+from raynas.testing import StrategyContract
+
+
+class TestRandomSearch(StrategyContract):
+    multi_objective = True
+
+    def make_strategy(self, space, *, seed, objectives):
+        return RandomSearch(space, objectives=objectives, seed=seed)
+
+
+class TestRegularizedEvolution(StrategyContract):
+    def make_strategy(self, space, *, seed, objectives):
+        return RegularizedEvolution(
+            space, objectives=objectives, seed=seed, population_size=5, sample_size=2,
+            crossover_rate=0.3,
+        )
+
+
+class TestMultiObjectiveEvolution(StrategyContract):
+    multi_objective = True
+
+    def make_strategy(self, space, *, seed, objectives):
+        return MultiObjectiveEvolution(space, objectives=objectives, seed=seed, population_size=6)
+
+
+class TestTPE(StrategyContract):
+    def make_strategy(self, space, *, seed, objectives):
+        return TPE(space, objectives=objectives, seed=seed, n_startup=5)
+
+
+class TestReinforceController(StrategyContract):
+    def make_strategy(self, space, *, seed, objectives):
+        return ReinforceController(space, objectives=objectives, seed=seed, learning_rate=0.2)
+
+
+class TestPredictorGuided(StrategyContract):
+    def make_strategy(self, space, *, seed, objectives):
+        return PredictorGuided(
+            space, objectives=objectives, seed=seed, num_initial=5, ensemble_size=3,
+            num_parents=3, mutations_per_parent=10, num_random=10,
+        )
+
+
+class TestPredictorGuidedMultiObjective(StrategyContract):
+    multi_objective = True
+
+    def make_strategy(self, space, *, seed, objectives):
+        return PredictorGuided(
+            space, objectives=objectives, seed=seed, num_initial=5, ensemble_size=3,
+            num_parents=3, mutations_per_parent=10, num_random=10, regressor="trees",
+        )
+
+
+class TestPredictorGuidedParEGO(StrategyContract):
+    multi_objective = True
+
+    def make_strategy(self, space, *, seed, objectives):
+        return PredictorGuided(
+            space, objectives=objectives, seed=seed, num_initial=5, ensemble_size=2,
+            num_parents=2, mutations_per_parent=8, num_random=8, multi_objective="parego",
+            acquisition="ucb",
+        )
