@@ -326,7 +326,12 @@ def timed_runs(
         meter.start()
     t0 = clock()
     elapsed = 0.0
-    while (len(ms) < min_runs or elapsed < min_seconds) and len(ms) < max_runs:
+    # max_runs bounds the latency sample, but an energy window is never cut below its minimum
+    # (a tiny model reaches max_runs in well under a second on a fast CPU)
+    energy_floor = MIN_WINDOW_S if meter is not None else 0.0
+    while (len(ms) < min_runs or elapsed < min_seconds) and (
+        len(ms) < max_runs or elapsed < energy_floor
+    ):
         a = clock()
         run()
         b = clock()
