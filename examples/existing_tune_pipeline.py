@@ -94,8 +94,8 @@ def main(argv: list[str] | None = None):
         tune_config=tune.TuneConfig(
             search_alg=Searcher(strategy, objectives=objectives),  # raynas
             scheduler=MultiObjectiveASHA(
-                objectives=objectives, max_t=4, grace_period=1, reduction_factor=2
-            ),  # raynas
+                objectives=objectives, max_t=5, grace_period=1, reduction_factor=2
+            ),  # raynas: max_t = 4 epochs + the final hardware report
             num_samples=args.samples,
         ),
         run_config=tune.RunConfig(name="existing_pipeline", storage_path=args.storage, verbose=0),

@@ -119,8 +119,9 @@ class Searcher(_TuneSearcher):
         self._strategy.set_objectives(objs)
         names = [o.name for o in objs]
         modes = [o.mode for o in objs]
-        self._metric = names[0] if len(names) == 1 else names
-        self._mode = modes[0] if len(modes) == 1 else modes
+        # Tune checks every intermediate result for the searcher's metric: name only the primary
+        # objective, since hardware metrics may arrive only with a trial's last report.
+        self._metric, self._mode = names[0], modes[0]
 
     # -- the Tune Searcher contract -----------------------------------------------------------
     def set_search_properties(
