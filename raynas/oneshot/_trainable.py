@@ -190,7 +190,8 @@ def weight_sharing_trainable(
 
     from ._evaluator import WeightSharingEvaluator
 
-    key = os.fspath(supernet) if isinstance(supernet, (str, os.PathLike)) else None
+    is_path = isinstance(supernet, (str, os.PathLike)) and not hasattr(supernet, "as_directory")
+    key = os.fspath(supernet) if is_path else None  # a Tune Checkpoint refuses os.fspath
     evaluator = _CACHE.get(key) if key is not None else None
     if evaluator is None:
         evaluator = WeightSharingEvaluator(

@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 
 import pytest
-from conftest import quiet_trainer, tiny_nb201
+from oneshot_helpers import quiet_trainer, tiny_nb201
 
 torch = pytest.importorskip("torch")
 pl = pytest.importorskip("pytorch_lightning")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from conftest import tiny_digits, tiny_nb201
+from oneshot_helpers import tiny_digits, tiny_nb201
 
 torch = pytest.importorskip("torch")
 pl = pytest.importorskip("pytorch_lightning")
@@ -73,8 +73,7 @@ def test_supernet_trial_resumes_from_its_checkpoint_after_a_failure(ray_session,
     # epoch 3 after the restore starts from the arch params the failed attempt had saved
     assert rows[3]["alpha"] == rows[2]["alpha"]
     assert rows[3]["alpha"] != rows[0]["alpha"]
-    epochs = result.metrics_dataframe["epoch"].tolist()
-    assert epochs[-1] == 4 and sorted(set(epochs)) == [1, 2, 3, 4]
+    assert result.metrics["epoch"] == 4  # (the suite turns Tune's result loggers off)
     assert {"val_acc", "arch_str", "skip_share", "collapsed", "eigenvalue"} <= set(result.metrics)
     # the trial's checkpoint scores candidates by weight sharing, as a second Tune run
     space = tiny_nb201()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 
 import pytest
-from conftest import quiet_trainer, tiny_digits, tiny_nb201
+from oneshot_helpers import quiet_trainer, tiny_digits, tiny_nb201
 
 torch = pytest.importorskip("torch")
 
