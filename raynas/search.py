@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import copy
 import pickle
+import sys as _sys
+import types as _types
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -117,8 +119,9 @@ class Searcher(_TuneSearcher):
         self._strategy.set_objectives(objs)
         names = [o.name for o in objs]
         modes = [o.mode for o in objs]
-        self._metric = names[0] if len(names) == 1 else names
-        self._mode = modes[0] if len(modes) == 1 else modes
+        # Tune checks every intermediate result for the searcher's metric: name only the primary
+        # objective, since hardware metrics may arrive only with a trial's last report.
+        self._metric, self._mode = names[0], modes[0]
 
     # -- the Tune Searcher contract -----------------------------------------------------------
     def set_search_properties(
@@ -252,3 +255,16 @@ def _resolve_objectives(
             f"but {len(modes)} modes {modes}."
         )
     return as_objectives([Objective(m, md) for m, md in zip(metrics, modes, strict=True)])
+
+
+class _CallableModule(_types.ModuleType):
+    """Makes ``raynas.search(space, data, ...)`` run a whole search (:func:`raynas.api.search`)
+    while ``raynas.search.Searcher`` stays the Tune adapter: the module itself is callable."""
+
+    def __call__(self, space: Any, data: Any = "digits", **kwargs: Any) -> Any:
+        from raynas.api import search
+
+        return search(space, data, **kwargs)
+
+
+_sys.modules[__name__].__class__ = _CallableModule

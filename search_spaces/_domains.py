@@ -286,6 +286,8 @@ class Int(_Numeric):
     """
 
     kind = "Int"
+    low: int
+    high: int
 
     def __init__(self, low: int, high: int, *, step: int = 1, log: bool = False) -> None:
         for name, v in (("low", low), ("high", high), ("step", step)):

@@ -1,0 +1,480 @@
+"""The front door: one call for a whole hardware-aware search, and its resume.
+
+``raynas.search(space, data, objectives=[...], strategy=..., scheduler=..., hardware=[...],
+budget=...)`` checks everything first, then runs one Tune experiment: a raynas strategy suggests
+candidates through the Tune ``Searcher`` adapter, each trial trains one candidate
+(:class:`raynas.evaluation.NASTrainable`) and measures it on the hardware targets, the scheduler
+stops weak ones early, and the result is a :class:`raynas.results.NASResults`.
+
+Everything needed to resume is written into the experiment folder before the first trial, so
+``raynas.resume(path)`` (or ``raynas resume PATH``) continues a search stopped by Ctrl-C or a
+killed driver with its searcher, scheduler and measurement-cache state.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from raynas.config import SPACES, ConfigError, load_object
+from raynas.objectives import Objective, ObjectiveError, as_objectives
+
+SPEC_FILE = "raynas_search.pkl"
+
+#: Metrics produced by a hardware target (need ``hardware=``).
+HARDWARE_METRICS = (
+    "latency_p50_ms",
+    "latency_p90_ms",
+    "latency_mean_ms",
+    "latency_std_ms",
+    "energy_j",
+    "peak_memory_bytes",
+    "model_size_bytes",
+    "quantized_acc",
+)
+
+
+@dataclass
+class SearchSpec:
+    """Everything a search needs, validated; pickled into the experiment folder for resume."""
+
+    space: Any
+    data: Any
+    data_kwargs: dict[str, Any]
+    objectives: list[Objective]
+    strategy: Any
+    strategy_kwargs: dict[str, Any]
+    scheduler: Any
+    scheduler_kwargs: dict[str, Any]
+    hardware: list[Any]
+    budget: int
+    max_epochs: int
+    train_fraction: float
+    time_budget_s: float | None
+    cpus: float
+    gpus: float
+    max_concurrent: int
+    storage_path: str
+    name: str
+    seed: int
+    max_failures: int
+    verbose: int
+    trainable_kwargs: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def experiment_path(self) -> str:
+        return os.path.join(self.storage_path, self.name)
+
+
+def _say(spec_or_verbose: Any, msg: str) -> None:
+    verbose = getattr(spec_or_verbose, "verbose", spec_or_verbose)
+    if verbose:
+        print(f"[raynas] {msg}", flush=True)
+
+
+def _int(value: Any, key: str, low: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < low:
+        raise ConfigError(f"`{key}` must be an int >= {low}, but got {value!r}.")
+    return value
+
+
+def _build_space(space: Any, space_kwargs: Mapping[str, Any], dm: Any) -> Any:
+    if isinstance(space, str):
+        target = SPACES.get(space, space)
+        if space not in SPACES and ":" not in space:
+            raise ConfigError(
+                f"`space` must be one of {sorted(SPACES)}, 'module:attribute' or a SearchSpace, "
+                f"but got {space!r}."
+            )
+        obj = load_object(target, "space")
+        if isinstance(obj, type) or callable(obj) and not hasattr(obj, "validate"):
+            kwargs = dict(space_kwargs)
+            if dm is not None and space in SPACES:
+                kwargs.setdefault("input_shape", tuple(dm.input_shape))
+                kwargs.setdefault("num_classes", int(dm.num_classes))
+            try:
+                obj = obj(**kwargs)
+            except TypeError as e:
+                raise ConfigError(f"`space` = {space!r}: {e}") from e
+        space = obj
+    elif space_kwargs:
+        raise ConfigError("`space_kwargs` can only be used with a space name.")
+    for attr in ("validate", "build", "sample", "key"):
+        if not callable(getattr(space, attr, None)):
+            raise ConfigError(
+                f"`space` must be a raynas SearchSpace with `{attr}`, but got {type(space).__name__}."
+            )
+    return space
+
+
+def _hardware_targets(hardware: Any, objectives: Sequence[Objective], verbose: int) -> list[Any]:
+    from raynas.hardware import HardwareTarget
+
+    if hardware is None:
+        hardware = []
+    if isinstance(hardware, (HardwareTarget, Mapping, str)):
+        hardware = [hardware]
+    targets = []
+    for i, h in enumerate(hardware):
+        if isinstance(h, HardwareTarget):
+            targets.append(h)
+        elif isinstance(h, str):
+            targets.append(HardwareTarget(name=h))
+        elif isinstance(h, Mapping):
+            try:
+                targets.append(HardwareTarget.from_dict(dict(h)))
+            except TypeError as e:
+                raise ConfigError(f"`hardware[{i}]`: {e}") from e
+        else:
+            raise ConfigError(
+                f"`hardware[{i}]` must be a HardwareTarget, a mapping or a name, but got {h!r}."
+            )
+    wants_hw = [o.name for o in objectives if o.name in HARDWARE_METRICS]
+    if wants_hw and not targets:
+        _say(verbose, f"objectives {wants_hw} are measured on hardware; using the local CPU target")
+        targets.append(HardwareTarget(name="cpu"))
+    names = [t.name for t in targets]
+    if len(set(names)) != len(names):
+        raise ConfigError(f"`hardware` target names must be unique, but got {names}.")
+    return targets
+
+
+def build_spec(
+    space: Any,
+    data: Any = "digits",
+    *,
+    objectives: Sequence[str | Objective] | str = ("val_acc:max",),
+    strategy: Any = "random",
+    strategy_kwargs: Mapping[str, Any] | None = None,
+    scheduler: Any = None,
+    scheduler_kwargs: Mapping[str, Any] | None = None,
+    hardware: Any = (),
+    budget: int = 20,
+    max_epochs: int = 5,
+    train_fraction: float = 1.0,
+    time_budget_s: float | None = None,
+    resources_per_trial: Mapping[str, float] | None = None,
+    max_concurrent: int | None = None,
+    storage_path: str | None = None,
+    name: str | None = None,
+    seed: int = 0,
+    space_kwargs: Mapping[str, Any] | None = None,
+    data_kwargs: Mapping[str, Any] | None = None,
+    max_failures: int = 1,
+    verbose: int = 1,
+    trainable_kwargs: Mapping[str, Any] | None = None,
+) -> SearchSpec:
+    """Validate every argument of :func:`search` (no trial starts) and return the spec."""
+    from raynas.data import get_datamodule
+    from raynas.strategies import STRATEGIES
+
+    try:
+        objs = as_objectives(objectives)
+    except ObjectiveError as e:
+        raise ConfigError(f"`objectives`: {e}") from e
+    budget = _int(budget, "budget", 1)
+    max_epochs = _int(max_epochs, "max_epochs", 1)
+    seed = _int(seed, "seed", 0)
+    max_failures = _int(max_failures, "max_failures", 0)
+    resources = dict(resources_per_trial or {"cpu": 1})
+    for k in resources:
+        if k not in ("cpu", "gpu"):
+            raise ConfigError(
+                f"`resources_per_trial.{k}` is not a known key; the keys are ['cpu', 'gpu']."
+            )
+    cpus, gpus = float(resources.get("cpu", 1)), float(resources.get("gpu", 0))
+    if max_concurrent is None:
+        total = _cluster_cpus()
+        max_concurrent = max(1, int(total // max(cpus, 1e-9))) if cpus else 1
+    max_concurrent = _int(max_concurrent, "max_concurrent", 1)
+    if isinstance(strategy, str) and strategy not in STRATEGIES:
+        raise ConfigError(
+            f"The `strategy` argument must be one of {sorted(STRATEGIES)}. Got: {strategy!r}."
+        )
+    from raynas._registry import SCHEDULERS
+
+    if isinstance(scheduler, str) and scheduler not in SCHEDULERS:
+        raise ConfigError(
+            f"The `scheduler` argument must be one of {sorted(SCHEDULERS)}. Got: {scheduler!r}."
+        )
+    if scheduler in ("pbt", "architecture_pbt") and strategy != "random":
+        raise ConfigError(
+            f"`scheduler` = {scheduler!r} evolves a population that Tune samples at random; it "
+            f"cannot be combined with `strategy` = {strategy!r}. Use strategy='random'."
+        )
+    if isinstance(data, str) and ":" in data:
+        data = load_object(data, "data")
+    dm = (
+        get_datamodule(data, **dict(data_kwargs or {}))
+        if not callable(data) or isinstance(data, tuple) or hasattr(data, "setup")
+        else None
+    )
+    space_obj = _build_space(space, space_kwargs or {}, dm)
+    targets = _hardware_targets(hardware, objs, verbose)
+    if name is None:
+        name = f"raynas-{time.strftime('%Y%m%d-%H%M%S')}"
+    if storage_path is None:
+        storage_path = os.path.abspath("runs")
+    storage_path = os.path.abspath(os.path.expanduser(storage_path))
+    return SearchSpec(
+        space=space_obj,
+        data=data,
+        data_kwargs=dict(data_kwargs or {}),
+        objectives=objs,
+        strategy=strategy,
+        strategy_kwargs=dict(strategy_kwargs or {}),
+        scheduler=scheduler,
+        scheduler_kwargs=dict(scheduler_kwargs or {}),
+        hardware=targets,
+        budget=budget,
+        max_epochs=max_epochs,
+        train_fraction=float(train_fraction),
+        time_budget_s=time_budget_s,
+        cpus=cpus,
+        gpus=gpus,
+        max_concurrent=max_concurrent,
+        storage_path=storage_path,
+        name=name,
+        seed=seed,
+        max_failures=max_failures,
+        verbose=verbose,
+        trainable_kwargs=dict(trainable_kwargs or {}),
+    )
+
+
+def _cluster_cpus() -> float:
+    import ray
+
+    if ray.is_initialized():
+        return float(ray.cluster_resources().get("CPU", 1))
+    return float(os.cpu_count() or 1)
+
+
+def ensure_ray(verbose: int = 1, targets: Sequence[Any] = ()) -> None:
+    """Start local Ray, or join the cluster named by ``RAY_ADDRESS`` (``ray job submit`` sets it).
+
+    A local Ray advertises ``hw:<name>`` for every hardware target, so measurements run as Ray
+    tasks on this node, one at a time per device, exactly as on a cluster's device node.
+    """
+    import ray
+
+    if ray.is_initialized():
+        return
+    if os.environ.get("RAY_ADDRESS"):
+        _say(verbose, f"connecting to the Ray cluster at {os.environ['RAY_ADDRESS']}")
+        ray.init(log_to_driver=verbose > 1)
+    else:
+        from raynas.hardware import local_resources
+
+        resources = local_resources(targets)
+        _say(verbose, "starting local Ray" + (f" with {resources}" if resources else ""))
+        ray.init(include_dashboard=False, log_to_driver=verbose > 1, resources=resources)
+
+
+class _MeasureFirst:
+    """Runs a hardware objective before training (latency does not depend on the weights), so
+    every epoch's report carries it and multi-objective schedulers can compare at each rung."""
+
+    measure_at = "start"
+
+    def __init__(self, objective: Any) -> None:
+        self.objective = objective
+        self.__name__ = f"HardwareObjective[{objective.target.name}]"
+
+    def __call__(self, model: Any, config: Any) -> Any:
+        return self.objective(model, config)
+
+
+def _make_trainable(spec: SearchSpec) -> Any:
+    from raynas.evaluation import NASTrainable
+    from raynas.hardware import HardwareObjective
+
+    hooks: list[Any] = []  # params and flops are in every report already
+    for i, target in enumerate(spec.hardware):
+        prefix = "" if i == 0 else f"{target.name}_"
+        wanted = {o.name[len(prefix) :] for o in spec.objectives if o.name.startswith(prefix)}
+        metrics = ["latency_p50_ms", "latency_p90_ms", "energy_j"]
+        metrics += sorted((wanted & set(HARDWARE_METRICS)) - set(metrics))
+        if target.input_shape is None:
+            target = dataclasses.replace(target, input_shape=tuple(spec.space.input_shape))
+        hw = HardwareObjective(
+            target,
+            metrics=tuple(metrics),
+            cache=os.path.join(spec.experiment_path, "measurements"),
+            space=spec.space,
+            prefix=prefix,
+        )
+        hooks.append(_MeasureFirst(hw))
+    return NASTrainable(
+        spec.space,
+        spec.data,
+        data_kwargs=spec.data_kwargs,
+        objectives=hooks,
+        cpus=spec.cpus,
+        gpus=spec.gpus,
+        max_epochs=spec.max_epochs,
+        train_fraction=spec.train_fraction,
+        time_budget_s=spec.time_budget_s,
+        seed=spec.seed,
+        **spec.trainable_kwargs,
+    )
+
+
+def _make_search_alg(spec: SearchSpec) -> Any:
+    from ray.tune.search import ConcurrencyLimiter
+
+    from raynas.search import Searcher
+    from raynas.strategies import get_strategy
+
+    strategy = spec.strategy
+    if isinstance(strategy, str):
+        strategy = get_strategy(
+            strategy,
+            space=spec.space,
+            objectives=spec.objectives,
+            seed=spec.seed,
+            **spec.strategy_kwargs,
+        )
+    searcher = Searcher(strategy, objectives=spec.objectives)
+    return ConcurrencyLimiter(searcher, max_concurrent=spec.max_concurrent)
+
+
+def _tuner(spec: SearchSpec, restore: bool) -> Any:
+    import cloudpickle
+    from ray import tune
+
+    from raynas._registry import make_scheduler
+    from raynas.progress import make_reporter
+
+    trainable = _make_trainable(spec)
+    if restore:
+        _say(spec, f"resuming {spec.experiment_path}")
+        return tune.Tuner.restore(
+            spec.experiment_path, trainable=trainable, resume_unfinished=True, resume_errored=True
+        )
+    os.makedirs(spec.experiment_path, exist_ok=True)
+    with open(os.path.join(spec.experiment_path, SPEC_FILE), "wb") as f:
+        cloudpickle.dump(spec, f)
+    scheduler = make_scheduler(
+        spec.scheduler,
+        objectives=spec.objectives,
+        max_epochs=spec.max_epochs,
+        space=spec.space,
+        seed=spec.seed,
+        kwargs=spec.scheduler_kwargs,
+    )
+    from ray.tune.schedulers import PopulationBasedTraining
+
+    if isinstance(scheduler, PopulationBasedTraining):
+        # PBT evolves a population sampled by Tune itself (it refuses search algorithms).
+        search_alg, param_space = None, spec.space.to_tune()
+    else:
+        search_alg, param_space = _make_search_alg(spec), None
+    return tune.Tuner(
+        trainable,
+        param_space=param_space,
+        tune_config=tune.TuneConfig(
+            search_alg=search_alg,
+            scheduler=scheduler,
+            num_samples=spec.budget,
+            reuse_actors=False,
+        ),
+        run_config=tune.RunConfig(
+            name=spec.name,
+            storage_path=spec.storage_path,
+            failure_config=tune.FailureConfig(max_failures=spec.max_failures),
+            checkpoint_config=tune.CheckpointConfig(num_to_keep=2),
+            progress_reporter=make_reporter(spec.objectives, spec.budget) if spec.verbose else None,
+            verbose=1 if spec.verbose else 0,
+        ),
+    )
+
+
+def _fit(spec: SearchSpec, restore: bool) -> Any:
+    from raynas.results import NASResults
+
+    # A custom reporter needs Tune's classic output engine; experiment state (searcher and
+    # scheduler included) is snapshotted every few seconds so a killed driver loses little.
+    os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
+    os.environ.setdefault("TUNE_GLOBAL_CHECKPOINT_S", "2")
+    # results are read back from each trial's result.json (report, export, resume)
+    os.environ["TUNE_DISABLE_AUTO_CALLBACK_LOGGERS"] = "0"
+    ensure_ray(spec.verbose, spec.hardware)
+    tuner = _tuner(spec, restore)
+    t0 = time.time()
+    grid = tuner.fit()
+    results = NASResults.from_result_grid(grid, spec.objectives, space=spec.space)
+    results.path = spec.experiment_path
+    _say(
+        spec,
+        f"search finished in {time.time() - t0:.1f} s: {len(results)} candidates, "
+        f"{len(results.feasible())} feasible, {len(results.pareto_front())} on the front",
+    )
+    return results
+
+
+def search(space: Any, data: Any = "digits", **kwargs: Any) -> Any:
+    """Run a whole hardware-aware search and return its :class:`~raynas.results.NASResults`.
+
+    Args:
+        space: a SearchSpace, a built-in space name (``"mlp"``, ``"nb201"``, ``"mobile"``,
+            ``"transformer"``; shaped to the data) or ``"module:attribute"``.
+        data: a dataset name (``"digits"``, ``"mnist1d"``), ``(x, y)`` arrays or a
+            LightningDataModule.
+        objectives: metric specs such as ``"val_acc:max"``, ``"latency_p50_ms:min"`` or
+            constraints ``"latency_p50_ms <= 5"``; the first is the primary one.
+        strategy: a strategy name from ``raynas.strategies.STRATEGIES`` or a Strategy object.
+        scheduler: ``"fifo"``, ``"asha"``, ``"moasha"``, ``"pbt"``, ... or a Tune scheduler.
+        hardware: hardware targets (``HardwareTarget``, mappings or names) measured after
+            training; latency objectives without a target use the local CPU.
+        budget: number of candidates.
+        max_epochs, train_fraction, time_budget_s: performance-estimation controls.
+        resources_per_trial: ``{"cpu": 1, "gpu": 0.5}``.
+        storage_path, name: where the experiment folder goes (default ``./runs/raynas-<time>``).
+        seed: seeds the strategy and every candidate's training.
+
+    Example:
+        >>> # results = raynas.search("mlp", "digits",
+        >>> #     objectives=["val_acc:max", "latency_p50_ms:min"], strategy="nsga2",
+        >>> #     scheduler="moasha", budget=24, max_epochs=5)
+        >>> # results.pareto_front()
+    """
+    spec = build_spec(space, data, **kwargs)
+    return _fit(spec, restore=False)
+
+
+def load_spec(path: str) -> SearchSpec:
+    """Read the spec a search wrote into its experiment folder."""
+    import cloudpickle
+
+    file = os.path.join(path, SPEC_FILE)
+    if not os.path.isfile(file):
+        raise ConfigError(
+            f"`path` must be a raynas experiment folder (with {SPEC_FILE}), but {path!r} has none."
+        )
+    with open(file, "rb") as f:
+        spec = cloudpickle.load(f)
+    spec.storage_path, spec.name = os.path.split(os.path.abspath(path).rstrip(os.sep))
+    return spec
+
+
+def resume(path: str, *, verbose: int | None = None) -> Any:
+    """Continue a stopped search until its budget is spent; returns its results."""
+    spec = load_spec(path)
+    if verbose is not None:
+        spec.verbose = verbose
+    return _fit(spec, restore=True)
+
+
+def results(path: str) -> Any:
+    """Load the results of a finished or interrupted search from its folder."""
+    from raynas.results import NASResults
+
+    spec = load_spec(path)
+    res = NASResults.from_path(spec.experiment_path, spec.objectives, space=spec.space)
+    res.path = spec.experiment_path
+    return res

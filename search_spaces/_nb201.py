@@ -1,0 +1,225 @@
+"""The NAS-Bench-201 cell space: 6 edges x 5 ops = 15,625 cells in 6,466 isomorphism classes."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+from ._builtin import BATCH_SIZE, LEARNING_RATE, WEIGHT_DECAY, BuiltinSpace, check_int
+from ._domains import Choice, Domain
+from .errors import InvalidConfigError, SpaceDefinitionError
+
+if TYPE_CHECKING:  # pragma: no cover
+    import torch
+
+#: The config keys of the cell's edges, ``edge_<to>_<from>``, in arch-string order.
+EDGES = ("edge_1_0", "edge_2_0", "edge_2_1", "edge_3_0", "edge_3_1", "edge_3_2")
+#: The NAS-Bench-201 operations, in the benchmark's order.
+OPS = ("none", "skip_connect", "nor_conv_1x1", "nor_conv_3x3", "avg_pool_3x3")
+#: A strong cell (the best one of NAS-Bench-201 on CIFAR-10), the default architecture.
+BEST_CELL = "|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|skip_connect~0|nor_conv_3x3~1|nor_conv_3x3~2|"
+
+_NODE_RE = re.compile(r"^\|(?:[a-z0-9_]+~\d\|)+$")
+
+
+def arch_str(ops: Mapping[str, str]) -> str:
+    """The NAS-Bench-201 string of a cell given as ``{edge_key: op}``."""
+    e = ops
+    return (
+        f"|{e['edge_1_0']}~0|+|{e['edge_2_0']}~0|{e['edge_2_1']}~1|"
+        f"+|{e['edge_3_0']}~0|{e['edge_3_1']}~1|{e['edge_3_2']}~2|"
+    )
+
+
+def parse_arch_str(s: str, ops: Sequence[str] = OPS) -> dict[str, str]:
+    """``{edge_key: op}`` of a NAS-Bench-201 string; :class:`InvalidConfigError` if malformed."""
+    example = "|nor_conv_3x3~0|+|nor_conv_3x3~0|avg_pool_3x3~1|+|skip_connect~0|none~1|none~2|"
+    if not isinstance(s, str):
+        raise InvalidConfigError(f"the arch string must be a str, but got {s!r}.", "arch_str")
+    nodes = s.split("+")
+    if len(nodes) != 3 or not all(_NODE_RE.match(n) for n in nodes):
+        raise InvalidConfigError(
+            f"the arch string must look like {example!r} (3 nodes joined by '+'), but got {s!r}.",
+            "arch_str",
+        )
+    out: dict[str, str] = {}
+    for target, node in enumerate(nodes, start=1):
+        terms = node.strip("|").split("|")
+        if len(terms) != target:
+            raise InvalidConfigError(
+                f"node {target} of the arch string must have {target} input(s), but got "
+                f"{len(terms)} in {node!r} (arch string {s!r}).",
+                "arch_str",
+            )
+        for source, term in enumerate(terms):
+            op, _, src = term.partition("~")
+            key = f"edge_{target}_{source}"
+            if src != str(source):
+                raise InvalidConfigError(
+                    f"input {source} of node {target} must read '<op>~{source}', but got "
+                    f"{term!r} (arch string {s!r}).",
+                    key,
+                )
+            if op not in ops:
+                raise InvalidConfigError(
+                    f"`{key}` must be one of {list(ops)}, but got {op!r} (arch string {s!r}).",
+                    key,
+                )
+            out[key] = op
+    return out
+
+
+def unique_cell_str(ops: Mapping[str, str]) -> str:
+    """The isomorphism-aware canonical string of a cell (6,466 classes over the 15,625 cells).
+
+    Each node is an expression: the sorted ``+``-join of one term per incoming edge, where the
+    term is ``#`` (zero) for a ``none`` edge or an edge leaving a node whose expression is ``#``,
+    the source's expression itself for ``skip_connect`` (identity), and ``(source)@op`` for any
+    other op. The output node's expression is the key, so relabelling the intermediate nodes,
+    unused nodes and identity edges do not change it. This is the rule the NAS-Bench-201 authors
+    used to count the benchmark's 6,466 unique cells (``Structure.to_unique_str(consider_zero=
+    True)``); like theirs, it counts each zero term of a sum (``a+#`` is not ``a``) and treats a
+    node as zero only when its whole expression is ``#`` (node 1 behind a ``none`` edge).
+
+    Example:
+        >>> unique_cell_str(parse_arch_str(
+        ...     "|nor_conv_3x3~0|+|none~0|none~1|+|skip_connect~0|none~1|none~2|"))
+        '#+#+0'
+    """
+    nodes = ["0"]
+    for target in (1, 2, 3):
+        terms = []
+        for source in range(target):
+            op = ops[f"edge_{target}_{source}"]
+            x = nodes[source]
+            if op == "none" or x == "#":
+                terms.append("#")
+            elif op == "skip_connect":
+                terms.append(x)
+            else:
+                terms.append(f"({x})@{op}")
+        nodes.append("+".join(sorted(terms)))
+    return nodes[3]
+
+
+class NB201CellSpace(BuiltinSpace):
+    """The NAS-Bench-201 cell, stacked into the NAS-Bench-201 network, plus training values.
+
+    Config: the six edges ``edge_1_0, edge_2_0, edge_2_1, edge_3_0, edge_3_1, edge_3_2`` (edge
+    ``i <- j`` carries an op from node ``j`` to node ``i``; arch-string order), each one of
+    ``ops``, then ``learning_rate``, ``weight_decay``, ``batch_size`` (and ``optimizer``,
+    ``epochs`` when given). The network: stem conv + BN, three stages of ``cells_per_stage``
+    cells (``channels``, 2x, 4x) with residual reduction blocks between them, then
+    BN-ReLU-global pooling-linear; ``nor_conv`` ops are ReLU-Conv-BN. Images ``(C, H, W)`` use
+    2-D layers, sequences ``(L,)`` or ``(C, L)`` (MNIST-1D) the 1-D variants of the same ops.
+    Parameter names are listed in ``raynas.search_spaces._torch_nb201``.
+
+    Args:
+        input_shape: shape of one input without the batch dimension.
+        num_classes: number of logits.
+        channels: channels of the first stage (NAS-Bench-201: 16).
+        cells_per_stage: cells per stage, ``N`` (NAS-Bench-201: 5).
+        ops: the candidate operations of every edge, a subset of :data:`OPS`.
+        learning_rate, weight_decay, batch_size: a Domain (searched) or a plain value (fixed).
+        optimizer, epochs: optional, likewise; absent from the config when None.
+
+    Example:
+        >>> space = NB201CellSpace(input_shape=(1, 8, 8), num_classes=10, channels=4,
+        ...                        cells_per_stage=1)
+        >>> cfg = space.from_arch_str(BEST_CELL)
+        >>> space.to_arch_str(cfg) == BEST_CELL
+        True
+        >>> space.build(cfg)(__import__("torch").zeros(2, 1, 8, 8)).shape
+        torch.Size([2, 10])
+    """
+
+    def __init__(
+        self,
+        *,
+        input_shape: Sequence[int],
+        num_classes: int,
+        channels: int = 16,
+        cells_per_stage: int = 5,
+        ops: Sequence[str] = OPS,
+        learning_rate: Domain | float = LEARNING_RATE,
+        weight_decay: Domain | float = WEIGHT_DECAY,
+        batch_size: Domain | int = BATCH_SIZE,
+        optimizer: Domain | str | None = None,
+        epochs: Domain | int | None = None,
+    ) -> None:
+        self.channels = check_int(channels, "channels", low=1)
+        self.cells_per_stage = check_int(cells_per_stage, "cells_per_stage", low=0)
+        if isinstance(ops, str) or not isinstance(ops, Sequence) or len(ops) == 0:
+            raise SpaceDefinitionError(
+                f"`ops` must be a non-empty list of op names from {list(OPS)}, but got {ops!r}."
+            )
+        for op in ops:
+            if op not in OPS:
+                raise SpaceDefinitionError(
+                    f"`ops` has the unknown op {op!r}; allowed: {list(OPS)}."
+                )
+        if len(set(ops)) != len(ops):
+            raise SpaceDefinitionError(f"`ops` must not repeat an op, but got {list(ops)}.")
+        self.ops = tuple(ops)
+        super().__init__(
+            {e: Choice(list(self.ops), ordered=False) for e in EDGES},
+            input_shape=input_shape,
+            num_classes=num_classes,
+            learning_rate=learning_rate,
+            weight_decay=weight_decay,
+            batch_size=batch_size,
+            optimizer=optimizer,
+            epochs=epochs,
+        )
+
+    # -- arch strings --------------------------------------------------------------------------
+    def to_arch_str(self, config: Mapping[str, Any]) -> str:
+        """The exact NAS-Bench-201 string, ``|op~0|+|op~0|op~1|+|op~0|op~1|op~2|``."""
+        return arch_str(self.validate(config))
+
+    def from_arch_str(self, s: str, **training: Any) -> dict[str, Any]:
+        """A config of this space with the cell of ``s``.
+
+        Training values not given in ``training`` come from :meth:`default_training`.
+        """
+        unknown = [k for k in training if k in EDGES or k not in self.fields]
+        if unknown:
+            raise InvalidConfigError(
+                f"`{unknown[0]}` is not a training parameter of this space; the training "
+                f"parameters are {self.training_keys}.",
+                unknown[0],
+            )
+        config = parse_arch_str(s, self.ops)
+        config.update(self.default_training())
+        config.update(training)
+        return self.validate(config)
+
+    # -- keys ----------------------------------------------------------------------------------
+    def cell_key(self, config: Mapping[str, Any]) -> str:
+        """The isomorphism-aware key of the cell alone (see :func:`unique_cell_str`)."""
+        return unique_cell_str(self.validate(config))
+
+    def key(self, config: Mapping[str, Any]) -> str:
+        """Canonical string: isomorphic cells with equal training values share it."""
+        config = self.validate(config)
+        rest = {k: v for k, v in config.items() if k not in EDGES}
+        rest["cell"] = unique_cell_str(config)
+        return json.dumps(rest, sort_keys=True, separators=(",", ":"))
+
+    # -- defaults and building -----------------------------------------------------------------
+    def default_arch(self) -> dict[str, Any]:
+        best = parse_arch_str(BEST_CELL)
+        return {e: best[e] if best[e] in self.ops else self.ops[-1] for e in EDGES}
+
+    def _build(self, config: dict[str, Any]) -> torch.nn.Module:
+        from ._torch_nb201 import NB201Network
+
+        return NB201Network(
+            {e: config[e] for e in EDGES},
+            input_shape=self.input_shape,
+            num_classes=self.num_classes,
+            channels=self.channels,
+            cells_per_stage=self.cells_per_stage,
+        )

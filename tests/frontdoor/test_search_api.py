@@ -1,0 +1,149 @@
+"""``raynas.search``: a whole hardware-aware search, its results, plot and export."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import numpy as np
+import pytest
+from raynas.search_spaces import Choice, MLPSpace
+
+import raynas
+from raynas.config import ConfigError
+
+pytestmark = pytest.mark.ray
+
+
+def small_space() -> MLPSpace:
+    return MLPSpace(
+        input_shape=(1, 8, 8),
+        num_classes=10,
+        max_layers=2,
+        width=Choice([16, 32, 64]),
+        batch_size=64,
+        learning_rate=3e-3,
+        weight_decay=1e-4,
+        dropout=0.0,
+        batch_norm=False,
+    )
+
+
+def fast_cpu():
+    from raynas.hardware import HardwareTarget
+
+    return HardwareTarget(
+        name="cpu",
+        input_shape=(1, 8, 8),
+        min_runs=10,
+        min_seconds=0.05,
+        warmup_runs=2,
+        energy="off",
+    )
+
+
+@pytest.fixture(scope="module")
+def finished(ray_session, tmp_path_factory):
+    storage = str(tmp_path_factory.mktemp("runs"))
+    results = raynas.search(
+        small_space(),
+        "digits",
+        objectives=["val_acc:max", "latency_p50_ms:min"],
+        strategy="nsga2",
+        scheduler="moasha",
+        hardware=[fast_cpu()],
+        budget=6,
+        max_epochs=2,
+        storage_path=storage,
+        name="api",
+        seed=0,
+        max_concurrent=2,
+        verbose=0,
+    )
+    return results
+
+
+def test_every_candidate_is_reported_with_objectives(finished) -> None:
+    assert len(finished) == 6
+    df = finished.to_dataframe()
+    assert {"val_acc", "latency_p50_ms", "feasible", "reason", "params", "flops"} <= set(df.columns)
+    feasible = finished.feasible()
+    assert feasible, [c.reason for c in finished.candidates]
+    assert all(c.value("latency_p50_ms") > 0 for c in feasible)
+    keys = {json.dumps(c.config, sort_keys=True) for c in finished.candidates}
+    assert len(keys) == 6, "no candidate is trained twice"
+
+
+def test_pareto_front_is_non_dominated(finished) -> None:
+    front = finished.pareto_front()
+    assert front
+    for a in front:
+        for b in finished.feasible():
+            better = b.value("val_acc") >= a.value("val_acc") and b.value(
+                "latency_p50_ms"
+            ) <= a.value("latency_p50_ms")
+            strictly = b.value("val_acc") > a.value("val_acc") or b.value(
+                "latency_p50_ms"
+            ) < a.value("latency_p50_ms")
+            assert not (better and strictly)
+    assert finished.best("val_acc").value("val_acc") == max(
+        c.value("val_acc") for c in finished.feasible()
+    )
+    assert finished.hypervolume() > 0
+
+
+def test_plot_and_export_give_onnx_models_that_match_torch(finished, tmp_path) -> None:
+    import onnxruntime as ort
+    import torch
+
+    from raynas._export import load_trained_model
+
+    png = finished.plot_pareto(str(tmp_path / "front.png"))
+    assert os.path.getsize(png) > 1000
+    folders = finished.export(str(tmp_path / "export"), top=2)
+    assert 1 <= len(folders) <= 2
+    x = np.random.default_rng(0).random((1, 1, 8, 8), dtype=np.float32)
+    for folder in folders:
+        assert {"model.onnx", "config.json", "weights.pt", "metrics.json"} <= set(
+            os.listdir(folder)
+        )
+        sess = ort.InferenceSession(
+            os.path.join(folder, "model.onnx"), providers=["CPUExecutionProvider"]
+        )
+        meta = sess.get_modelmeta().custom_metadata_map
+        config = json.loads(meta["raynas.config"])
+        assert json.loads(meta["raynas.metrics"])["val_acc"] > 0
+        cand = next(c for c in finished.candidates if c.config == config)
+        model = load_trained_model(finished.space, config, cand.checkpoint_path)
+        with torch.no_grad():
+            expected = model(torch.from_numpy(x)).numpy()
+        got = sess.run(None, {sess.get_inputs()[0].name: x})[0]
+        np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-5)
+        assert got.argmax() == expected.argmax()
+
+
+def test_results_reload_from_the_folder(finished) -> None:
+    again = raynas.api.results(finished.path)
+    assert len(again) == len(finished)
+    assert {c.trial_id for c in again.pareto_front()} == {
+        c.trial_id for c in finished.pareto_front()
+    }
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        (
+            {"strategy": "annealing"},
+            r"The `strategy` argument must be one of \[.*\]. Got: 'annealing'",
+        ),
+        ({"scheduler": "median"}, r"The `scheduler` argument must be one of \[.*'moasha'.*\]"),
+        ({"budget": 0}, r"`budget` must be an int >= 1, but got 0"),
+        ({"objectives": ["val_acc:best"]}, r"`mode` of objective `val_acc` must be one of"),
+        ({"resources_per_trial": {"tpu": 1}}, r"`resources_per_trial.tpu` is not a known key"),
+    ],
+)
+def test_bad_arguments_fail_before_any_trial(kwargs, message, tmp_path) -> None:
+    with pytest.raises((ConfigError, ValueError), match=message):
+        raynas.search(small_space(), "digits", storage_path=str(tmp_path), verbose=0, **kwargs)
+    assert not os.listdir(tmp_path), "nothing may start before the input is checked"

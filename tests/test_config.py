@@ -1,0 +1,149 @@
+"""The YAML search config: every error names the key, the value and what is allowed."""
+
+from __future__ import annotations
+
+import textwrap
+
+import pytest
+from raynas.search_spaces import Choice, Int
+
+from raynas.config import ConfigError, load_config, validate_config
+from raynas.objectives import Objective
+
+GOOD = {
+    "name": "hw-digits",
+    "space": {"type": "mlp", "max_layers": 3, "width": [32, 64, 128]},
+    "data": "digits",
+    "objectives": ["val_acc:max", "latency_p50_ms:min"],
+    "constraints": ["latency_p50_ms <= 5"],
+    "strategy": {"name": "nsga2"},
+    "scheduler": {"name": "moasha", "grace_period": 1},
+    "hardware": [{"name": "cpu", "provider": "CPUExecutionProvider", "threads": 1}],
+    "budget": 12,
+    "training": {"max_epochs": 3},
+    "resources_per_trial": {"cpu": 1},
+}
+
+
+def test_a_good_config_validates() -> None:
+    cfg = validate_config(GOOD)
+    assert cfg.space == ("mlp", {"max_layers": 3, "width": [32, 64, 128]})
+    assert cfg.objectives == [
+        Objective("val_acc", "max"),
+        Objective("latency_p50_ms", "min", ("<=", 5.0)),
+    ]
+    kwargs = cfg.to_search_kwargs()
+    assert kwargs["budget"] == 12 and kwargs["max_epochs"] == 3
+    assert kwargs["strategy"] == "nsga2" and kwargs["scheduler"] == "moasha"
+
+
+def test_domain_shorthand_in_space_kwargs() -> None:
+    cfg = validate_config(
+        {
+            **GOOD,
+            "space": {
+                "type": "mlp",
+                "width": {"int": [16, 128], "step": 16},
+                "activation": {"choice": ["relu", "gelu"]},
+            },
+        }
+    )
+    width = cfg.space[1]["width"]
+    assert isinstance(width, Int) and width.finite_values()[:2] == [16, 32]
+    assert isinstance(cfg.space[1]["activation"], Choice)
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"bogus": 1}, r"`bogus` is not a known key; the keys are \['name', 'seed', 'space'"),
+        (
+            {"space": {"type": "resnet"}},
+            r"`space.type` must be one of \['mlp', 'mobile', 'nb201', 'transformer'\] or "
+            r"'module:attribute', but got 'resnet'",
+        ),
+        ({"data": "cifar10"}, r"`data.name` must be one of \['digits', 'mnist1d'\]"),
+        (
+            {"strategy": "simulated_annealing"},
+            r"`strategy.name` must be one of \[.*'evolution'.*\] "
+            r"or 'module:attribute', but got 'simulated_annealing'",
+        ),
+        ({"scheduler": {"name": "median"}}, r"`scheduler.name` must be one of \[.*'moasha'.*\]"),
+        ({"budget": 0}, r"`budget` must be an int >= 1 \(the number of candidates\), but got 0"),
+        ({"budget": "ten"}, r"`budget` must be an int >= 1"),
+        (
+            {"training": {"epochs": 3}},
+            r"`training.epochs` is not a known key; the keys of "
+            r"`training` are \['max_epochs', 'train_fraction', 'time_budget_s'\]",
+        ),
+        ({"training": {"max_epochs": 0}}, r"`training.max_epochs` must be an int >= 1, but got 0"),
+        (
+            {"training": {"train_fraction": 1.5}},
+            r"`training.train_fraction` must be a number in "
+            r"\(0, 1\], but got 1.5",
+        ),
+        ({"resources_per_trial": {"tpu": 1}}, r"`resources_per_trial.tpu` is not a known key"),
+        ({"resources_per_trial": {"gpu": -1}}, r"`resources_per_trial.gpu` must be a number >= 0"),
+        ({"objectives": []}, r"`objectives` must be a non-empty list"),
+        (
+            {"objectives": ["val_acc:maximize"]},
+            r"`objectives\[0\]`: `mode` of objective `val_acc` "
+            r"must be one of \['min', 'max'\], but got 'maximize'",
+        ),
+        ({"constraints": ["latency_p50_ms"]}, r"`constraints\[0\]` must be 'metric <= bound'"),
+        ({"objectives": ["val_acc", "val_acc:min"]}, r"`objectives` must be a list of distinct"),
+        (
+            {"hardware": [{"provider": "CPUExecutionProvider"}]},
+            r"`hardware\[0\]` must be a mapping "
+            r"with at least a `name`",
+        ),
+        ({"seed": -1}, r"`seed` must be an int >= 0, but got -1"),
+        ({"name": "a/b"}, r"`name` must be a folder name without path separators"),
+        (
+            {"space": {"type": "mlp", "width": {"int": [16]}}},
+            r"`space.width.int` must be a list "
+            r"\[low, high\]",
+        ),
+        (
+            {"space": {"type": "mlp", "width": {"int": [64, 16]}}},
+            r"`space.width`: `low` must be "
+            r"less than or equal to `high`",
+        ),
+        ({"space": {"type": "nosuchmodule:thing"}}, None),
+    ],
+)
+def test_errors_name_key_value_and_allowed(change: dict, message: str | None) -> None:
+    raw = {**GOOD, **change}
+    if message is None:  # module:attribute is resolved when the search is built, not here
+        validate_config(raw)
+        return
+    with pytest.raises(ConfigError, match=message):
+        validate_config(raw)
+
+
+def test_space_is_required() -> None:
+    raw = {k: v for k, v in GOOD.items() if k != "space"}
+    with pytest.raises(ConfigError, match=r"`space` is missing"):
+        validate_config(raw)
+
+
+def test_yaml_is_loaded_safely(tmp_path) -> None:
+    evil = tmp_path / "evil.yaml"
+    evil.write_text("space: !!python/object/apply:os.system ['echo hacked']\n")
+    with pytest.raises(ConfigError, match=r"not valid YAML"):
+        load_config(str(evil))
+    empty = tmp_path / "empty.yaml"
+    empty.write_text("")
+    with pytest.raises(ConfigError, match=r"the config file is empty"):
+        load_config(str(empty))
+    with pytest.raises(ConfigError, match=r"does not exist"):
+        load_config(str(tmp_path / "missing.yaml"))
+    good = tmp_path / "good.yaml"
+    good.write_text(
+        textwrap.dedent("""
+        space: {type: mlp}
+        objectives: [val_acc:max, latency_p50_ms:min]
+        budget: 4
+    """)
+    )
+    assert load_config(str(good)).budget == 4
