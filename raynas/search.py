@@ -148,8 +148,9 @@ class Searcher(_TuneSearcher):
     def suggest(self, trial_id: str) -> dict[str, Any] | str | None:
         if self._strategy.objectives is None:
             raise StrategyError(
-                "the searcher has no objective: pass `metric` and `mode` to Searcher(...) or "
-                "to tune.TuneConfig(...)."
+                "the searcher has no objective: pass `metric` and `mode` (or `objectives`) to "
+                "Searcher(...). Tune forwards TuneConfig's metric/mode to a searcher only when "
+                "the Tuner has a non-empty `param_space`."
             )
         try:
             config = self._strategy.ask()

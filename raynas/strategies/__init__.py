@@ -17,6 +17,7 @@ adapter :class:`raynas.search.Searcher` wraps any of them.
 from __future__ import annotations
 
 import importlib
+import inspect
 from typing import Any
 
 from raynas.search_spaces import SearchSpace
@@ -91,9 +92,18 @@ def get_strategy(
                 f"arguments, but got {sorted(kwargs)}."
             )
         return name
-    if isinstance(name, type) and issubclass(name, Strategy):
-        return name(space, **kwargs)
-    return strategy_class(name)(space, **kwargs)
+    cls = name if isinstance(name, type) and issubclass(name, Strategy) else strategy_class(name)
+    allowed = [
+        p.name
+        for p in inspect.signature(cls.__init__).parameters.values()
+        if p.kind is inspect.Parameter.KEYWORD_ONLY
+    ]
+    unknown = sorted(set(kwargs) - set(allowed))
+    if unknown:
+        raise StrategyError(
+            f"`{unknown[0]}` is not an argument of {cls.__name__}; its arguments are {allowed}."
+        )
+    return cls(space, **kwargs)
 
 
 def __getattr__(name: str) -> Any:

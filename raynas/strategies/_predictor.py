@@ -26,7 +26,7 @@ from raynas.strategies.base import (
 )
 
 #: Built-in regressors: name -> factory(seed) of a scikit-learn regressor.
-REGRESSORS = ("ridge", "trees", "gbt", "mlp")
+REGRESSORS = ("ridge", "ridge2", "trees", "gbt", "mlp")
 
 
 def _make_regressor(name: str, seed: int) -> Any:
@@ -34,6 +34,14 @@ def _make_regressor(name: str, seed: int) -> Any:
         from sklearn.linear_model import Ridge
 
         return Ridge(alpha=1.0)
+    if name == "ridge2":  # ridge over the features and their pairwise products
+        from sklearn.linear_model import Ridge
+        from sklearn.pipeline import make_pipeline
+        from sklearn.preprocessing import PolynomialFeatures
+
+        return make_pipeline(
+            PolynomialFeatures(2, interaction_only=True, include_bias=False), Ridge(alpha=3.0)
+        )
     if name == "trees":
         from sklearn.ensemble import ExtraTreesRegressor
 
@@ -129,9 +137,13 @@ class PredictorGuided(Strategy):
         num_parents: int = 5,
         mutations_per_parent: int = 40,
         num_random: int = 100,
+        num_crossovers: int = 100,
+        num_crossover_parents: int = 10,
         clip_quantile: float | None = 0.5,
         multi_objective: str = "hvi",
         refit_every: int | None = None,
+        patience: int | None = 20,
+        restart_radius: float = 2.0,
     ) -> None:
         super().__init__(space, objectives=objectives, seed=seed)
         for name, v, low in (
@@ -180,14 +192,30 @@ class PredictorGuided(Strategy):
         self.num_parents = num_parents
         self.mutations_per_parent = mutations_per_parent
         self.num_random = num_random
+        self.num_crossovers = num_crossovers
+        self.num_crossover_parents = max(num_crossover_parents, num_parents)
         self.clip_quantile = clip_quantile
         self.multi_objective_acquisition = multi_objective
         self.refit_every = refit_every
+        if patience is not None and (
+            isinstance(patience, bool) or not isinstance(patience, int) or patience < 1
+        ):
+            raise StrategyError(f"`patience` must be an int >= 1 or None, got {patience!r}.")
+        if isinstance(restart_radius, bool) or not isinstance(restart_radius, (int, float)) or (
+            restart_radius < 0
+        ):
+            raise StrategyError(f"`restart_radius` must be a number >= 0, got {restart_radius!r}.")
+        self.patience = patience
+        self.restart_radius = float(restart_radius)
         self._features: list[np.ndarray] = []
         self._reset()
 
     # -- bookkeeping --------------------------------------------------------------------------
     def _reset(self) -> None:
+        self._centers: list[np.ndarray] = []  # encodings of abandoned regions' best configs
+        self._region_best: int | None = None  # best observation outside abandoned regions
+        self._stale = 0  # results told since the region's best last improved
+        self._jump = False  # whether the next ask explores far from the abandoned regions
         self._features = []
         self._encodings: dict[str, np.ndarray] = {}
         self._models: list[list[Any]] | None = None
@@ -197,12 +225,38 @@ class PredictorGuided(Strategy):
     def _observe(self, obs: Observation, index: int, replaced: bool) -> None:
         if not replaced:
             self._features.append(self._encode(obs.key, obs.config))
+        if self.patience is None or self.multi_objective_wanted:
+            return
+        if not self._abandoned(index) and (
+            self._region_best is None
+            or obs.rank_key() < self._observations[self._region_best].rank_key()
+        ):
+            self._region_best, self._stale = index, 0
+            return
+        self._stale += 1
+        if self._stale >= self.patience and self._region_best is not None:
+            # the region has stopped improving: restart the local search somewhere else
+            self._centers.append(self._features[self._region_best])
+            candidates = [i for i in range(len(self._observations)) if not self._abandoned(i)]
+            self._region_best = min(
+                candidates, key=lambda i: self._observations[i].rank_key(), default=None
+            )
+            self._stale = 0
+            self._jump = True
+
+    def _abandoned(self, index: int) -> bool:
+        """Whether an observation lies in a region the local search has given up on."""
+        return self._near_centers(self._features[index])
+
+    def _near_centers(self, x: np.ndarray) -> bool:
+        return any(np.abs(x - c).sum() / 2 <= self.restart_radius for c in self._centers)
 
     def _extra_state(self) -> dict[str, Any]:
-        return {"fitted_on": self._fitted_on, "fit_seed": self._fit_seed}
+        return {"fitted_on": self._fitted_on, "fit_seed": self._fit_seed, "jump": self._jump}
 
     def _load_extra_state(self, state: Mapping[str, Any]) -> None:
         self._fitted_on, self._fit_seed = int(state["fitted_on"]), state["fit_seed"]
+        self._jump = bool(state["jump"])
         self._models = None
         if self._fit_seed is not None and self._fitted_on:
             self._fit(self._fitted_on, int(self._fit_seed))  # the same models as before saving
@@ -280,7 +334,8 @@ class PredictorGuided(Strategy):
         if not obs:
             return []
         if not self.multi_objective_wanted:
-            return sorted(obs, key=Observation.rank_key)[: self.num_parents]
+            fresh = [o for o in obs if not self._abandoned(self._index[o.key])]
+            return sorted(fresh or obs, key=Observation.rank_key)[: self.num_crossover_parents]
         pts = np.array([o.losses for o in obs], dtype=float)
         pts[~np.isfinite(pts)] = np.finfo(float).max
         viol = np.array([o.violation for o in obs])
@@ -293,11 +348,13 @@ class PredictorGuided(Strategy):
             at = np.flatnonzero(ranks == r)
             crowd[at] = crowding_distance(pts[at])
         order = np.lexsort((-crowd, ranks))
-        return [obs[i] for i in order[: self.num_parents]]
+        return [obs[i] for i in order[: self.num_crossover_parents]]
 
     def _incumbent(self) -> Observation | None:
         if not self.multi_objective_wanted:
-            return self.best()
+            if self.patience is None:
+                return self.best()
+            return None if self._region_best is None else self._observations[self._region_best]
         front = self.pareto_front()
         return front[int(self._rng.integers(len(front)))] if front else None
 
@@ -328,8 +385,13 @@ class PredictorGuided(Strategy):
 
     def _pool(self) -> list[tuple[str, dict[str, Any]]]:
         configs: list[dict[str, Any]] = []
-        for p in self._parents():
+        parents = self._parents()
+        for p in parents[: self.num_parents]:
             configs.extend(self._mutations(p.config, self.mutations_per_parent, 2))
+        if len(parents) >= 2:  # recombination: good decisions of different configs together
+            for _ in range(self.num_crossovers):
+                i, j = self._rng.choice(len(parents), size=2, replace=False)
+                configs.append(self._space.crossover(parents[i].config, parents[j].config, self._rng))
         configs.extend(self._space.sample(self._rng) for _ in range(self.num_random))
         return self._unseen(configs)
 
@@ -346,8 +408,17 @@ class PredictorGuided(Strategy):
         if len(self._observations) < self.num_initial or finite < 2:
             return self.sample_new()
         self._ensure_fitted()
-        local = self._local() if self._rng.random() < self.local_rate else []
-        candidates = local or self._pool()
+        if self._jump:  # a restart: the most promising random config far from the old regions
+            self._jump = False
+            far = [
+                (k, c)
+                for k, c in self._unseen([self._space.sample(self._rng) for _ in range(3 * self.num_random)])
+                if not self._near_centers(self._encode(k, c))
+            ]
+            local, candidates = [], far or self._pool()
+        else:
+            local = self._local() if self._rng.random() < self.local_rate else []
+            candidates = local or self._pool()
         if not candidates:
             return self.sample_new()
         x = np.array([self._encode(k, c) for k, c in candidates])

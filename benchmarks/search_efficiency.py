@@ -1,0 +1,428 @@
+"""Search efficiency of raynas's strategies on tabular NAS-Bench-201, next to Optuna and hyperopt.
+
+Every query is a table lookup (no training), so many seeded runs are cheap. Protocol (the one of
+../shared/benchmarks/README.md): the search sees `--signal` (12-epoch CIFAR-10 validation
+accuracy); for the cell with the best signal among the first B distinct queries we report
+`--report` (200-epoch test accuracy), mean ± std over seeds.
+
+Budgets count *distinct* cells. With `--dedup iso` (the default, what raynas strategies do) two
+isomorphic cells are one cell: a strategy never asks for the second one, and when a peer (which
+does not deduplicate) repeats a cell or one isomorphic to it, the value seen first is answered
+again without spending budget. With `--dedup cell` only identical arch strings are repeats.
+
+Multi-objective part: validation accuracy vs `--mo-cost` latency (`lat_ms_pixel3`) for
+`--mo-budget` queries: hypervolume of the evaluated cells in (1 - acc/100, latency / max latency)
+with reference (1, 1), divided by the hypervolume of the whole table, and front recall (share of
+the table's true Pareto-front cells that were evaluated).
+
+Speed part: ask() and tell() times of each strategy after 10,000 told results.
+
+Usage (from the project root)::
+
+    python benchmarks/search_efficiency.py --table ../shared/benchmarks/nb201_cifar10.csv \\
+        --latency ../shared/benchmarks/nb201_latency.csv --budget 100 --seeds 30 \\
+        --strategies random,evolution,tpe,reinforce,predictor --jobs 2
+    # the same objective through tune.Tuner and the raynas Searcher adapter:
+    python benchmarks/search_efficiency.py --table ... --tune --seeds 3 --strategies evolution
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import sys
+import time
+import warnings
+from collections.abc import Callable, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from typing import Any
+
+import numpy as np
+
+SO_STRATEGIES = ["random", "evolution", "tpe", "reinforce", "predictor"]
+SO_PEERS = ["optuna-tpe", "hyperopt-tpe"]
+MO_STRATEGIES = ["random", "nsga2", "predictor"]
+MO_PEERS = ["optuna-nsga2", "optuna-motpe"]
+#: Arguments of raynas strategies in this benchmark (the REA setting of NAS-Bench-201).
+STRATEGY_ARGS: dict[str, dict[str, Any]] = {
+    "evolution": {"population_size": 10, "sample_size": 3},
+}
+
+# -- the objective ------------------------------------------------------------------------------
+_BENCH: dict[str, Any] = {}
+
+
+def make_space(dedup: str, table: str | None = None) -> Any:
+    """The NAS-Bench-201 cell space with fixed training values (only the 6 edges are searched)."""
+    try:
+        from raynas.search_spaces import NB201CellSpace
+    except (ImportError, AttributeError):  # TEMPORARY until the spaces branch is merged
+        space = _fallback_space(table)
+    else:
+        space = NB201CellSpace(learning_rate=0.1, weight_decay=5e-4, batch_size=256)
+    if dedup == "cell":
+        space.key = lambda config: space.to_arch_str(space.validate(config))  # type: ignore[method-assign]
+    return space
+
+
+def load(args: argparse.Namespace) -> dict[str, Any]:
+    """Load the tables once per process."""
+    if _BENCH.get("args") == vars(args):
+        return _BENCH
+    from raynas.pareto import hypervolume, pareto_front
+    from raynas.tabular import TabularBenchmark
+
+    space = make_space(args.dedup, args.table)
+    costs = [args.mo_cost] if args.latency else []
+    bench = TabularBenchmark(
+        args.table, space=space, signal=args.signal, report=args.report, costs=costs,
+        join=args.latency,
+    )
+    _BENCH.clear()
+    _BENCH.update(args=vars(args), space=space, bench=bench)
+    if args.latency:
+        acc = bench.values(args.signal)
+        lat = bench.values(args.mo_cost)
+        points = np.c_[1.0 - acc / 100.0, lat / np.nanmax(lat)]
+        front = pareto_front(points)
+        _BENCH.update(points=points, front=set(front.tolist()), hv=hypervolume(points, [1, 1]))
+    return _BENCH
+
+
+class Evaluator:
+    """Answers queries by key (repeats free), records the distinct rows in order."""
+
+    def __init__(self, b: dict[str, Any]) -> None:
+        self.space, self.bench = b["space"], b["bench"]
+        self.seen: dict[str, dict[str, float]] = {}
+        self.rows: list[int] = []
+
+    def __call__(self, config: dict[str, Any]) -> dict[str, float]:
+        key = self.space.key(config)
+        if key not in self.seen:
+            self.seen[key] = self.bench.query(config)
+            self.rows.append(self.bench.row(config))
+        return self.seen[key]
+
+
+# -- one run --------------------------------------------------------------------------------------
+def run_raynas(name: str, seed: int, budget: int, objectives: list[str], b: dict) -> list[int]:
+    from raynas.strategies import get_strategy
+
+    ev = Evaluator(b)
+    strategy = get_strategy(
+        name, space=b["space"], objectives=objectives, seed=seed, **STRATEGY_ARGS.get(name, {})
+    )
+    while len(ev.rows) < budget:
+        config = strategy.ask()
+        strategy.tell(config, ev(config))
+    return ev.rows
+
+
+def _nb201_config(space: Any, suggest: Callable[[str, list[str]], str]) -> dict[str, Any]:
+    config = space.default_config()
+    for edge in EDGES:
+        config[edge] = suggest(edge, OPS)
+    return space.validate(config)
+
+
+def run_optuna(kind: str, seed: int, budget: int, objectives: list[str], b: dict) -> list[int]:
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    ev = Evaluator(b)
+    names = [o.split(":")[0] for o in objectives]
+    directions = ["maximize" if o.endswith(":max") else "minimize" for o in objectives]
+    if kind == "optuna-nsga2":
+        sampler: Any = optuna.samplers.NSGAIISampler(seed=seed)
+    else:
+        sampler = optuna.samplers.TPESampler(seed=seed)
+    study = optuna.create_study(directions=directions, sampler=sampler)
+    for _ in range(30 * budget):
+        if len(ev.rows) >= budget:
+            break
+        trial = study.ask()
+        config = _nb201_config(b["space"], trial.suggest_categorical)
+        metrics = ev(config)
+        values = [metrics[n] for n in names]
+        study.tell(trial, values[0] if len(values) == 1 else values)
+    return ev.rows
+
+
+def run_hyperopt(seed: int, budget: int, objectives: list[str], b: dict) -> list[int]:
+    from hyperopt import STATUS_OK, Trials, fmin, hp, tpe
+
+    ev = Evaluator(b)
+    name = objectives[0].split(":")[0]
+    sign = -1.0 if objectives[0].endswith(":max") else 1.0
+    hp_space = {e: hp.choice(e, OPS) for e in EDGES}
+
+    def objective(cfg: dict[str, str]) -> dict[str, Any]:
+        config = _nb201_config(b["space"], lambda e, _: cfg[e])
+        return {"loss": sign * ev(config)[name], "status": STATUS_OK}
+
+    fmin(
+        objective, hp_space, algo=tpe.suggest, max_evals=30 * budget, trials=Trials(),
+        rstate=np.random.default_rng(seed), show_progressbar=False,
+        early_stop_fn=lambda *_: (len(ev.rows) >= budget, []),
+    )
+    return ev.rows
+
+
+def run_method(task: tuple[str, int, int, list[str], argparse.Namespace]) -> tuple[Any, ...]:
+    method, seed, budget, objectives, args = task
+    b = load(args)
+    start = time.perf_counter()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        if method.startswith("optuna-"):
+            rows = run_optuna(method, seed, budget, objectives, b)
+        elif method == "hyperopt-tpe":
+            rows = run_hyperopt(seed, budget, objectives, b)
+        else:
+            rows = run_raynas(method, seed, budget, objectives, b)
+    return method, seed, rows, time.perf_counter() - start
+
+
+# -- figures --------------------------------------------------------------------------------------
+def best_report(rows: Sequence[int], upto: int, b: dict, args: argparse.Namespace) -> float:
+    rows = list(rows[:upto])
+    signal = b["bench"].values(args.signal)[rows]
+    return float(b["bench"].values(args.report)[rows[int(np.nanargmax(signal))]])
+
+
+def mo_figures(rows: Sequence[int], b: dict) -> tuple[float, float, float]:
+    from raynas.pareto import hypervolume
+
+    hv = hypervolume(b["points"][list(rows)], [1, 1]) / b["hv"]
+    front = b["front"]
+    found = front & set(rows)
+    iso = b["bench"].frame["iso_group"].to_numpy() if "iso_group" in b["bench"].frame else None
+    iso_recall = math.nan
+    if iso is not None:
+        groups = {iso[i] for i in front}
+        iso_recall = len(groups & {iso[i] for i in rows}) / len(groups)
+    return hv, len(found) / len(front), iso_recall
+
+
+def run_all(tasks: list[tuple], jobs: int) -> list[tuple]:
+    if jobs <= 1:
+        return [run_method(t) for t in tasks]
+    with ProcessPoolExecutor(jobs) as pool:
+        return list(pool.map(run_method, tasks, chunksize=1))
+
+
+def single_objective(args: argparse.Namespace, methods: list[str]) -> None:
+    checkpoints = sorted({*args.budgets, args.budget})
+    objectives = [f"{args.signal}:max"]
+    seeds = range(args.seed0, args.seed0 + args.seeds)
+    tasks = [(m, s, max(checkpoints), objectives, args) for m in methods for s in seeds]
+    results = run_all(tasks, args.jobs)
+    b = load(args)
+    print(f"\n## single objective: best-by-`{args.signal}` cell's `{args.report}`, "
+          f"mean ± std over {args.seeds} seeds (dedup: {args.dedup})")
+    print("| method | " + " | ".join(f"{c} queries" for c in checkpoints) + " | s/run |")
+    print("| --- | " + " | ".join("---" for _ in checkpoints) + " | --- |")
+    for m in methods:
+        runs = [r for r in results if r[0] == m]
+        cells = []
+        for c in checkpoints:
+            v = np.array([best_report(rows, c, b, args) for _, _, rows, _ in runs])
+            cells.append(f"{v.mean():.2f} ± {v.std():.2f}")
+        secs = np.mean([t for *_, t in runs])
+        print(f"| {m} | " + " | ".join(cells) + f" | {secs:.1f} |")
+    print(f"(optimum of `{args.report}`: {b['bench'].oracle():.2f})")
+
+
+def multi_objective(args: argparse.Namespace, methods: list[str]) -> None:
+    objectives = [f"{args.signal}:max", f"{args.mo_cost}:min"]
+    seeds = range(args.seed0, args.seed0 + (args.mo_seeds or args.seeds))
+    tasks = [(m, s, args.mo_budget, objectives, args) for m in methods for s in seeds]
+    results = run_all(tasks, args.jobs)
+    b = load(args)
+    print(f"\n## multi objective: `{args.signal}` (max) vs `{args.mo_cost}` (min), "
+          f"{args.mo_budget} queries, {len(seeds)} seeds; true front: {len(b['front'])} cells")
+    print("| method | HV ratio | front recall (cells) | front recall (iso classes) | s/run |")
+    print("| --- | --- | --- | --- | --- |")
+    for m in methods:
+        runs = [r for r in results if r[0] == m]
+        figs = np.array([mo_figures(rows, b) for _, _, rows, _ in runs])
+        secs = np.mean([t for *_, t in runs])
+        print(
+            f"| {m} | {figs[:, 0].mean():.4f} ± {figs[:, 0].std():.4f} | "
+            f"{100 * figs[:, 1].mean():.1f}% ± {100 * figs[:, 1].std():.1f} | "
+            f"{100 * figs[:, 2].mean():.1f}% | {secs:.1f} |"
+        )
+
+
+def speed(args: argparse.Namespace, methods: list[str]) -> None:
+    """ask() and tell() time after 10,000 told results (cell-keyed space: 15,625 distinct)."""
+    from raynas.strategies import get_strategy
+    from raynas.tabular import TabularBenchmark
+
+    space = make_space("cell", args.table)
+    bench = TabularBenchmark(
+        args.table, space=space, signal=args.signal, costs=[args.mo_cost] if args.latency else [],
+        join=args.latency,
+    )
+    order = np.random.default_rng(0).permutation(len(bench))[: args.speed_n]
+    configs = [bench.config(int(i)) for i in order]
+    metrics = [bench.query(c) for c in configs]
+    print(f"\n## speed: ask() and tell() after {args.speed_n} told results (ms, median / max)")
+    print("| strategy | ask | tell |")
+    print("| --- | --- | --- |")
+    for m in methods:
+        objectives = [f"{args.signal}:max"]
+        if m in ("nsga2",):
+            objectives.append(f"{args.mo_cost}:min")
+        s = get_strategy(m, space=space, objectives=objectives, seed=0, **STRATEGY_ARGS.get(m, {}))
+        t0 = time.perf_counter()
+        for c, mt in zip(configs, metrics, strict=True):
+            s.tell(c, mt)
+        fill = time.perf_counter() - t0
+        asks, tells = [], []
+        reps = 5 if m == "tpe" else 40
+        for _ in range(reps):
+            t = time.perf_counter()
+            c = s.ask()
+            asks.append(time.perf_counter() - t)
+            mt = bench.query(c)
+            t = time.perf_counter()
+            s.tell(c, mt)
+            tells.append(time.perf_counter() - t)
+        a, t_ = 1e3 * np.array(asks), 1e3 * np.array(tells)
+        print(f"| {m} | {np.median(a):.2f} / {a.max():.1f} | {np.median(t_):.2f} / {t_.max():.1f} |"
+              f"  (telling {args.speed_n} took {fill:.1f} s)")
+
+
+# -- through tune.Tuner -----------------------------------------------------------------------------
+def _tabular_trial(config: dict[str, Any], bench: Any = None) -> None:
+    from ray import tune
+
+    tune.report(bench.query(config))
+
+
+def tune_mode(args: argparse.Namespace, methods: list[str]) -> None:
+    import ray
+    from ray import tune
+
+    from raynas.search import Searcher
+
+    b = load(args)
+    bench, space = b["bench"], b["space"]
+    budget = max(sorted({*args.budgets, args.budget}))
+    checkpoints = [c for c in sorted({*args.budgets, args.budget}) if c <= budget]
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, configure_logging=False)
+    try:
+        print(f"\n## through tune.Tuner + raynas.search.Searcher ({args.seeds} seeds, "
+              f"max_concurrent_trials=2)")
+        print("| method | " + " | ".join(f"{c} queries" for c in checkpoints) + " | s/run |")
+        print("| --- | " + " | ".join("---" for _ in checkpoints) + " | --- |")
+        for m in methods:
+            vals: dict[int, list[float]] = {c: [] for c in checkpoints}
+            secs = []
+            for seed in range(args.seed0, args.seed0 + args.seeds):
+                searcher = Searcher(
+                    m, space=space, metric=args.signal, mode="max", seed=seed,
+                    **STRATEGY_ARGS.get(m, {}),
+                )
+                start = time.perf_counter()
+                tuner = tune.Tuner(
+                    tune.with_parameters(_tabular_trial, bench=bench),
+                    tune_config=tune.TuneConfig(
+                        search_alg=searcher, num_samples=budget, max_concurrent_trials=2,
+                        reuse_actors=True,
+                    ),
+                    run_config=tune.RunConfig(
+                        storage_path=os.path.abspath(args.tune_storage), name=f"{m}_{seed}",
+                        verbose=0,
+                    ),
+                )
+                grid = tuner.fit()
+                secs.append(time.perf_counter() - start)
+                done = sorted(
+                    (r for r in grid if r.metrics and args.signal in r.metrics),
+                    key=lambda r: r.metrics["timestamp"],
+                )
+                rows = [bench.row(r.config) for r in done]
+                for c in checkpoints:
+                    vals[c].append(best_report(rows, c, b, args))
+            cells = [f"{np.mean(vals[c]):.2f} ± {np.std(vals[c]):.2f}" for c in checkpoints]
+            print(f"| {m} (Tune) | " + " | ".join(cells) + f" | {np.mean(secs):.1f} |")
+    finally:
+        ray.shutdown()
+
+
+# -- NAS-Bench-201 names ----------------------------------------------------------------------------
+EDGES = ["edge_1_0", "edge_2_0", "edge_2_1", "edge_3_0", "edge_3_1", "edge_3_2"]
+OPS = ["none", "skip_connect", "nor_conv_1x1", "nor_conv_3x3", "avg_pool_3x3"]
+
+
+def _fallback_space(table: str | None) -> Any:  # TEMPORARY: replaced by NB201CellSpace
+    import pandas as pd
+
+    from raynas.search_spaces import Choice, SearchSpace
+
+    iso = dict(pd.read_csv(table, usecols=["arch_str", "iso_group"]).itertuples(index=False))
+
+    class Cells(SearchSpace):
+        def __init__(self) -> None:
+            super().__init__({e: Choice(OPS) for e in EDGES})
+
+        def to_arch_str(self, c: Any) -> str:
+            e = [c[k] for k in EDGES]
+            return f"|{e[0]}~0|+|{e[1]}~0|{e[2]}~1|+|{e[3]}~0|{e[4]}~1|{e[5]}~2|"
+
+        def from_arch_str(self, s: str) -> dict[str, Any]:
+            ops = [t.split("~")[0] for t in s.strip("|").replace("|+|", "|").split("|")]
+            return dict(zip(EDGES, ops, strict=True))
+
+        def key(self, c: Any) -> str:
+            return str(iso[self.to_arch_str(self.validate(c))])
+
+    return Cells()
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--table", required=True, help="nb201_cifar10.csv")
+    p.add_argument("--latency", default=None, help="nb201_latency.csv (multi-objective part)")
+    p.add_argument("--signal", default="cifar10valid_val_12ep")
+    p.add_argument("--report", default="cifar10_test_200ep")
+    p.add_argument("--mo-cost", default="lat_ms_pixel3")
+    p.add_argument("--budget", type=int, default=100)
+    p.add_argument("--budgets", default="50,100,200", help="checkpoints of the table")
+    p.add_argument("--seeds", type=int, default=30)
+    p.add_argument("--seed0", type=int, default=0)
+    p.add_argument("--strategies", default=",".join(SO_STRATEGIES))
+    p.add_argument("--peers", default=",".join(SO_PEERS), help="'' for none")
+    p.add_argument("--mo-strategies", default=",".join(MO_STRATEGIES))
+    p.add_argument("--mo-peers", default=",".join(MO_PEERS))
+    p.add_argument("--mo-budget", type=int, default=300)
+    p.add_argument("--mo-seeds", type=int, default=None)
+    p.add_argument("--speed-n", type=int, default=10_000)
+    p.add_argument("--parts", default="so,mo,speed", help="any of so, mo, speed")
+    p.add_argument("--dedup", choices=["iso", "cell"], default="iso")
+    p.add_argument("--jobs", type=int, default=1, help="worker processes")
+    p.add_argument("--tune", action="store_true", help="run the strategies through tune.Tuner")
+    p.add_argument("--tune-storage", default="/tmp/raynas_search_efficiency")
+    args = p.parse_args(argv)
+    args.budgets = [int(x) for x in args.budgets.split(",") if x]
+    split = lambda s: [x for x in s.split(",") if x]  # noqa: E731
+    print(f"# search efficiency on {args.table} ({' '.join(sys.argv[1:])})")
+    if args.tune:
+        tune_mode(args, split(args.strategies))
+        return
+    parts = split(args.parts)
+    if "so" in parts:
+        single_objective(args, split(args.strategies) + split(args.peers))
+    if "mo" in parts and args.latency:
+        multi_objective(args, split(args.mo_strategies) + split(args.mo_peers))
+    if "speed" in parts:
+        names = list(dict.fromkeys(split(args.strategies) + ["nsga2"]))
+        speed(args, names)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,252 @@
+"""The Tune adapter: unit behaviour without a Ray runtime, then real Tuner runs."""
+
+from __future__ import annotations
+
+import math
+import os
+import sys
+
+import pytest
+
+from raynas.search import STRATEGIES, Searcher, get_strategy
+from raynas.strategies import RegularizedEvolution, StrategyError
+from raynas.testing import small_space, synthetic_metrics
+
+
+def test_name_table_lists_the_strategies():
+    assert {"random", "evolution", "nsga2", "tpe", "reinforce", "predictor"} <= set(STRATEGIES)
+    for name in STRATEGIES:
+        objectives = ["score:max", "cost:min"] if name in ("nsga2",) else ["score:max"]
+        s = get_strategy(name, space=small_space(), objectives=objectives, seed=0)
+        assert small_space().validate(s.ask())
+
+
+def test_unknown_strategy_name_is_refused_with_the_valid_ones():
+    with pytest.raises(StrategyError, match=r"The `strategy` argument must be one of \[.*'evolution'.*\]\. Got: bayes"):
+        get_strategy("bayes", space=small_space())
+    with pytest.raises(StrategyError, match="must be one of"):
+        Searcher("bayes", space=small_space(), metric="score", mode="max")
+
+
+def test_unknown_strategy_argument_is_refused():
+    with pytest.raises(StrategyError, match=r"`populaton_size` is not an argument of Regular.*population_size"):
+        get_strategy("evolution", space=small_space(), populaton_size=3)
+
+
+def test_constructor_errors_name_the_argument():
+    space = small_space()
+    with pytest.raises(StrategyError, match="`space` is required"):
+        Searcher("random", metric="score", mode="max")
+    with pytest.raises(StrategyError, match="`mode` is required"):
+        Searcher("random", space=space, metric="score")
+    with pytest.raises(StrategyError, match="one entry per metric"):
+        Searcher("random", space=space, metric=["a", "b"], mode=["max"])
+    with pytest.raises(StrategyError, match="either `objectives` or `metric`"):
+        Searcher("random", space=space, metric="a", mode="max", objectives=["a"])
+    built = RegularizedEvolution(space, seed=0)
+    with pytest.raises(StrategyError, match="already built"):
+        Searcher(built, seed=1)
+    with pytest.raises(StrategyError, match="no objective"):
+        Searcher("random", space=space).suggest("t1")
+
+
+def test_suggest_and_complete_tell_the_strategy():
+    space = small_space()
+    s = Searcher("evolution", space=space, metric="score", mode="max", seed=0, population_size=4)
+    configs = {f"t{i}": s.suggest(f"t{i}") for i in range(3)}
+    assert len({space.key(c) for c in configs.values()}) == 3
+    s.on_trial_complete("t0", synthetic_metrics(space, configs["t0"]))
+    s.on_trial_complete("t1", None, error=True)
+    s.on_trial_complete("t2", {"score": math.nan, "feasible": True})
+    s.on_trial_complete("t2", {"score": 1.0})  # a second completion of the same trial is ignored
+    s.on_trial_complete("unknown", {"score": 1.0})
+    obs = s.strategy.observations
+    assert [o.ok for o in obs] == [True, False, False]
+    assert s.strategy.best().key == space.key(configs["t0"])
+
+
+def test_feasible_false_in_the_result_is_told_as_infeasible():
+    space = small_space()
+    s = Searcher("random", space=space, metric="score", mode="max", seed=0)
+    cfg = s.suggest("t")
+    s.on_trial_complete("t", {"score": 100.0, "feasible": False, "reason": "out of memory"})
+    (obs,) = s.strategy.observations
+    assert not obs.feasible and not obs.ok and obs.metrics["score"] == 100.0
+    assert obs.config == cfg
+
+
+def test_metric_and_mode_from_tune_config():
+    space = small_space()
+    s = Searcher("random", space=space, seed=0)
+    assert s.set_search_properties("score", "min", {})
+    assert s.metric == "score" and s.mode == "min"
+    assert s.set_search_properties(None, None, {})
+    assert s.set_search_properties("score", "min", {})
+    with pytest.raises(StrategyError, match="disagree"):
+        s.set_search_properties("score", "max", {})
+
+
+def test_several_metrics_with_modes():
+    space = small_space()
+    s = Searcher("nsga2", space=space, metric=["score", "cost"], mode=["max", "min"], seed=0)
+    assert s.metric == ["score", "cost"] and s.mode == ["max", "min"]
+    cfg = s.suggest("t")
+    s.on_trial_complete("t", synthetic_metrics(space, cfg))
+    assert s.strategy.observations[0].ok
+
+
+def test_objectives_with_constraints():
+    space = small_space()
+    s = Searcher("evolution", space=space, objectives=["score", "cost <= 0.5"], seed=0)
+    cfg = s.suggest("t")
+    s.on_trial_complete("t", {"score": 1.0, "cost": 2.0})
+    assert s.strategy.observations[0].violation == pytest.approx(1.5)
+    assert cfg
+
+
+def test_exhausted_space_finishes_the_search():
+    space = small_space()
+    s = Searcher("random", space=space, metric="score", mode="max", seed=0)
+    for i in range(24):
+        assert isinstance(s.suggest(str(i)), dict)
+    assert s.suggest("24") == Searcher.FINISHED
+
+
+def test_save_and_restore_resume_the_same_search(tmp_path):
+    space = small_space()
+    a = Searcher("evolution", space=space, metric="score", mode="max", seed=3, population_size=4)
+    for i in range(6):
+        cfg = a.suggest(str(i))
+        a.on_trial_complete(str(i), synthetic_metrics(space, cfg))
+    running = a.suggest("running")
+    path = os.path.join(tmp_path, "searcher.pkl")
+    a.save(path)
+    b = Searcher("evolution", space=space, metric="score", mode="max", seed=99, population_size=4)
+    b.restore(path)
+    assert b.suggest("next") == a.suggest("next")
+    b.on_trial_complete("running", synthetic_metrics(space, running))  # resumed trial completes
+    assert len(b.strategy.observations) == 7
+
+
+def test_add_evaluated_point_normalizes_the_config():
+    space = small_space()
+    s = Searcher("random", space=space, metric="score", mode="max", seed=0)
+    s.add_evaluated_point({"a": "x", "b": 2.0, "c": "p"}, 3.0)  # 2.0 from Tune for Choice([1,2,3])
+    s.add_evaluated_point({"a": "y", "b": 1, "c": "q"}, None, error=True)
+    assert [o.ok for o in s.strategy.observations] == [True, False]
+    assert s.strategy.observations[0].config["b"] == 2
+
+
+# -- real Tune runs -------------------------------------------------------------------------------
+# Ray workers cannot import this test module: ship its functions by value.
+import ray.cloudpickle  # noqa: E402
+
+ray.cloudpickle.register_pickle_by_value(sys.modules[__name__])
+
+
+def _objective(config):
+    from ray import tune
+
+    from raynas.testing import small_space, synthetic_metrics
+
+    config = {k: v for k, v in config.items() if k != "tag"}
+    metrics = synthetic_metrics(small_space(), config)
+    if config["c"] == "s":
+        raise RuntimeError("this candidate crashes")
+    if config["c"] == "r":
+        metrics["score"] = float("nan")
+    metrics["feasible"] = config["a"] != "y" or config["b"] != 3
+    tune.report(metrics)
+
+
+@pytest.mark.ray
+@pytest.mark.slow
+def test_tuner_with_concurrency_limiter_survives_failures(ray_session, tmp_path):
+    from ray import tune
+    from ray.tune.search import ConcurrencyLimiter
+
+    space = small_space()
+    searcher = Searcher("evolution", space=space, seed=0, population_size=4)
+    tuner = tune.Tuner(
+        _objective,
+        tune_config=tune.TuneConfig(
+            search_alg=ConcurrencyLimiter(searcher, max_concurrent=2),
+            metric="score",
+            mode="max",
+            num_samples=10,
+        ),
+        param_space={"tag": "constant"},  # Tune passes metric/mode on only with a param_space
+        run_config=tune.RunConfig(storage_path=str(tmp_path), name="limiter", verbose=0),
+    )
+    results = tuner.fit()
+    assert len(results) == 10
+    configs = [{k: v for k, v in r.config.items() if k != "tag"} for r in results]
+    assert len({space.key(c) for c in configs}) == 10
+    crashed = sum(c["c"] == "s" for c in configs)
+    assert sum(r.error is not None for r in results) == crashed
+
+
+from ray.tune import Callback  # noqa: E402
+
+
+class _InterruptAfter(Callback):
+    """Presses Ctrl+C once $RAYNAS_TEST_INTERRUPT_AFTER trials have completed."""
+
+    def __init__(self):
+        self.completed = 0
+
+    def on_trial_complete(self, iteration, trials, trial, **info):
+        import signal
+
+        self.completed += 1
+        if self.completed == int(os.environ["RAYNAS_TEST_INTERRUPT_AFTER"]):
+            os.kill(os.getpid(), signal.SIGINT)
+
+
+def _marking_objective(config):
+    import uuid
+    from pathlib import Path
+
+    from ray import tune
+
+    from raynas.testing import small_space, synthetic_metrics
+
+    config = dict(config)
+    Path(config.pop("marks"), uuid.uuid4().hex).touch()
+    tune.report(synthetic_metrics(small_space(), config))
+
+
+@pytest.mark.ray
+@pytest.mark.slow
+def test_tuner_restore_resumes_the_search_state(ray_session, tmp_path, monkeypatch):
+    from ray import tune
+
+    marks = tmp_path / "marks"
+    marks.mkdir()
+    monkeypatch.setenv("RAYNAS_TEST_INTERRUPT_AFTER", "5")
+    space = small_space()
+    searcher = Searcher(
+        "evolution", space=space, metric="score", mode="max", seed=0, population_size=4
+    )
+    tuner = tune.Tuner(
+        _marking_objective,
+        tune_config=tune.TuneConfig(
+            search_alg=searcher, num_samples=12,
+            max_concurrent_trials=1,
+        ),
+        param_space={"marks": str(marks)},
+        run_config=tune.RunConfig(
+            storage_path=str(tmp_path), name="resume", verbose=0,
+            callbacks=[_InterruptAfter()],
+        ),
+    )
+    tuner.fit()  # interrupted: Tune saves the experiment state and returns
+    assert 5 <= len(list(marks.iterdir())) < 12
+    monkeypatch.setenv("RAYNAS_TEST_INTERRUPT_AFTER", "1000")
+    restored = tune.Tuner.restore(str(tmp_path / "resume"), trainable=_marking_objective)
+    assert tune.Tuner.can_restore(str(tmp_path / "resume"))
+    results = restored.fit()
+    assert len(list(marks.iterdir())) >= 12
+    configs = [{k: v for k, v in r.config.items() if k != "marks"} for r in results]
+    assert len(results) == 12
+    assert len({space.key(c) for c in configs}) == 12  # the restored searcher remembered them
