@@ -65,7 +65,22 @@ class LocalCluster:
         )
 
 
+def _own_ports() -> list[str]:
+    """Ports a node would otherwise take at fixed defaults (the dashboard agent listens on 52365).
+
+    Another Ray instance on this machine, such as a test session's ``ray.init``, already holds
+    those, and a node whose agent cannot bind refuses every ``ray job submit``.
+    """
+    return [
+        f"--dashboard-agent-listen-port={free_port()}",
+        f"--dashboard-agent-grpc-port={free_port()}",
+        f"--runtime-env-agent-port={free_port()}",
+        f"--metrics-export-port={free_port()}",
+    ]
+
+
 def _start_node(args: list[str], env: Mapping[str, str], log: Path) -> subprocess.Popen:
+    args = [*args, *_own_ports()]
     with open(log, "w") as out:
         proc = subprocess.Popen(
             [*ray_cli(), "start", "--block", *args],
