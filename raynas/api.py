@@ -324,7 +324,7 @@ def _make_trainable(spec: SearchSpec) -> Any:
     )
 
 
-def _make_search_alg(spec: SearchSpec) -> Any:
+def _make_search_alg(spec: SearchSpec, scheduler: Any = None) -> Any:
     from ray.tune.search import ConcurrencyLimiter
 
     from raynas.search import Searcher
@@ -339,7 +339,8 @@ def _make_search_alg(spec: SearchSpec) -> Any:
             seed=spec.seed,
             **spec.strategy_kwargs,
         )
-    searcher = Searcher(strategy, objectives=spec.objectives)
+    # an early-stopping scheduler's budget: stopped trials are told with the fidelity they reached
+    searcher = Searcher(strategy, objectives=spec.objectives, budget=scheduler)
     return ConcurrencyLimiter(searcher, max_concurrent=spec.max_concurrent)
 
 
@@ -373,7 +374,7 @@ def _tuner(spec: SearchSpec, restore: bool) -> Any:
         # PBT evolves a population sampled by Tune itself (it refuses search algorithms).
         search_alg, param_space = None, spec.space.to_tune()
     else:
-        search_alg, param_space = _make_search_alg(spec), None
+        search_alg, param_space = _make_search_alg(spec, scheduler), None
     return tune.Tuner(
         trainable,
         param_space=param_space,

@@ -39,22 +39,33 @@ def dominates(a: np.ndarray, b: np.ndarray) -> bool:
     return bool(np.all(a <= b) and np.any(a < b))
 
 
-def non_dominated_ranks(points: np.ndarray, violations: np.ndarray | None = None) -> np.ndarray:
+def non_dominated_ranks(
+    points: np.ndarray,
+    violations: np.ndarray | None = None,
+    fidelities: np.ndarray | None = None,
+) -> np.ndarray:
     """Rank of every point (0 = Pareto front) by fast non-dominated sorting (Deb et al. 2002).
 
     With ``violations``, constraint domination applies: a feasible point beats every infeasible
-    one, and among infeasible points the smaller total violation wins.
+    one, and among infeasible points the smaller total violation wins. With ``fidelities`` (the
+    share of the training budget behind each point), feasible points are sorted one fidelity
+    level at a time, the highest first: a point of a truncated training ranks after every
+    feasible point of a higher fidelity.
     """
     pts = np.asarray(points, dtype=float)
     n = len(pts)
     ranks = np.zeros(n, dtype=int)
     if n == 0:
         return ranks
-    if violations is not None:
-        viol = np.asarray(violations, dtype=float)
+    if violations is not None or fidelities is not None:
+        viol = np.zeros(n) if violations is None else np.asarray(violations, dtype=float)
         feasible = viol <= 0
-        ranks[feasible] = _ranks(pts[feasible])
-        offset = int(ranks[feasible].max()) + 1 if feasible.any() else 0
+        offset = 0
+        fid = np.ones(n) if fidelities is None else np.asarray(fidelities, dtype=float)
+        for level in np.unique(fid[feasible])[::-1]:
+            at = np.flatnonzero(feasible & (fid == level))
+            ranks[at] = offset + _ranks(pts[at])
+            offset = int(ranks[at].max()) + 1
         infeasible = np.flatnonzero(~feasible)
         if len(infeasible):
             order = np.unique(viol[infeasible], return_inverse=True)[1]

@@ -23,6 +23,7 @@ from typing import Any
 from ray.tune.search import Searcher as _TuneSearcher
 
 from raynas.objectives import Objective, as_objectives
+from raynas.schedulers._fidelity import budget_of, reached_fidelity
 from raynas.search_spaces import SearchSpace
 from raynas.strategies import STRATEGIES, get_strategy, strategy_class
 from raynas.strategies.base import (
@@ -47,6 +48,12 @@ class Searcher(_TuneSearcher):
     where it stopped. It works under ``ConcurrencyLimiter``; when the space has no new config
     left, ``suggest`` returns ``Searcher.FINISHED``.
 
+    With early stopping (``ASHAScheduler``, ``HyperBandForBOHB``, ``MultiObjectiveASHA``, ...),
+    pass the scheduler as ``budget``: a trial the scheduler stopped is told together with the
+    fidelity it reached (``result[time_attr] / max_t``), and the strategy ranks it after every
+    result of a higher fidelity (the treatment is documented in :mod:`raynas.strategies.base`).
+    Without ``budget`` every result counts as a full-fidelity one.
+
     Args:
         strategy: a strategy, or its name in :data:`STRATEGIES` (``"evolution"``, ``"nsga2"``,
             ``"tpe"``, ...), built with ``space``, ``seed`` and ``strategy_kwargs``.
@@ -56,6 +63,9 @@ class Searcher(_TuneSearcher):
         objectives: instead of ``metric``/``mode``: objective specs with constraints, e.g.
             ``["val_acc", "latency_p50_ms <= 5"]``.
         seed: seed of a strategy built by name.
+        budget: the trial scheduler of the ``tune.Tuner`` (its ``time_attr`` and ``max_t`` are
+            read), or ``(time_attr, max_t)`` such as ``("training_iteration", 27)``. A scheduler
+            without a per-trial budget (FIFO, PBT) means full fidelity for every result.
         **strategy_kwargs: further arguments of a strategy built by name.
 
     ``metric``/``mode`` may also come from ``tune.TuneConfig`` (Tune passes them through
@@ -80,9 +90,11 @@ class Searcher(_TuneSearcher):
         mode: str | Sequence[str] | None = None,
         objectives: Sequence[ObjectiveSpec] | ObjectiveSpec | None = None,
         seed: int | None = None,
+        budget: Any = None,
         **strategy_kwargs: Any,
     ) -> None:
         super().__init__(metric=None, mode=None)
+        self._budget = _resolve_budget(budget)
         if isinstance(strategy, Strategy):
             if space is not None and space is not strategy.space:
                 raise StrategyError(
@@ -108,12 +120,18 @@ class Searcher(_TuneSearcher):
         if objs is not None:
             self._set_objectives(objs)
         self._live: dict[str, dict[str, Any]] = {}
+        self._last: dict[str, dict[str, Any]] = {}  # latest result of each live trial
 
     # -- properties ---------------------------------------------------------------------------
     @property
     def strategy(self) -> Strategy:
         """The wrapped strategy."""
         return self._strategy
+
+    @property
+    def budget(self) -> tuple[str, float] | None:
+        """``(time_attr, max_t)`` that fidelities are measured in, or None (full fidelity)."""
+        return self._budget
 
     def _set_objectives(self, objs: list[Objective]) -> None:
         self._strategy.set_objectives(objs)
@@ -160,18 +178,47 @@ class Searcher(_TuneSearcher):
         return copy.deepcopy(config)
 
     def on_trial_result(self, trial_id: str, result: dict) -> None:
-        """Intermediate results are not told: strategies learn from final results only."""
+        """Keep a running trial's latest result; the strategy learns from final results only.
+
+        ``HyperBandForBOHB`` ends a trial it paused at a rung without a final result: the
+        latest one kept here is what the strategy is told then (at the fidelity it reached).
+        """
+        if trial_id in self._live:
+            self._last[trial_id] = dict(result)
+
+    def on_pause(self, trial_id: str) -> None:
+        """``HyperBandForBOHB`` pauses a trial at a rung: its config stays pending."""
+
+    def on_unpause(self, trial_id: str) -> None:
+        """``HyperBandForBOHB`` resumes a paused trial; its result comes when it completes."""
 
     def on_trial_complete(
         self, trial_id: str, result: dict | None = None, error: bool = False
     ) -> None:
         config = self._live.pop(trial_id, None)
+        last = self._last.pop(trial_id, None)
         if config is None:
             return  # not suggested by this searcher (or already told)
+        if result is None and not error:
+            result = last  # stopped while paused: its latest result is its final one
         if error or result is None:
             self._strategy.tell(config, None, feasible=False)
             return
-        self._strategy.tell(config, result, feasible=_truthy(result.get("feasible", True)))
+        self._strategy.tell(
+            config,
+            result,
+            feasible=_truthy(result.get("feasible", True)),
+            fidelity=self._fidelity(result),
+        )
+
+    def _fidelity(self, result: Mapping[str, Any]) -> float:
+        """The share of the budget behind ``result`` (1.0 without a budget or a time value)."""
+        if self._budget is None:
+            return 1.0
+        time_attr, max_t = self._budget
+        if not isinstance(result.get(time_attr), (int, float)):
+            return 1.0  # the trainable reports no time value: nothing to scale by
+        return max(reached_fidelity(result, time_attr, max_t), 1e-9)
 
     def add_evaluated_point(
         self,
@@ -201,6 +248,7 @@ class Searcher(_TuneSearcher):
             "version": _SAVE_VERSION,
             "strategy": self._strategy.state_dict(),
             "live": copy.deepcopy(self._live),
+            "last": copy.deepcopy(self._last),
         }
 
     def set_state(self, state: dict[str, Any]) -> None:
@@ -213,6 +261,7 @@ class Searcher(_TuneSearcher):
         if objs is not None:
             self._set_objectives(objs)
         self._live = copy.deepcopy(dict(state["live"]))
+        self._last = copy.deepcopy(dict(state.get("last", {})))
 
     def save(self, checkpoint_path: str) -> None:
         with open(checkpoint_path, "wb") as f:
@@ -221,6 +270,34 @@ class Searcher(_TuneSearcher):
     def restore(self, checkpoint_path: str) -> None:
         with open(checkpoint_path, "rb") as f:
             self.set_state(pickle.load(f))
+
+
+def _resolve_budget(budget: Any) -> tuple[str, float] | None:
+    """``(time_attr, max_t)`` from a Tune scheduler or a pair; None for no per-trial budget."""
+    if budget is None:
+        return None
+    if isinstance(budget, (tuple, list)):
+        ok = (
+            len(budget) == 2
+            and isinstance(budget[0], str)
+            and isinstance(budget[1], (int, float))
+            and not isinstance(budget[1], bool)
+            and budget[1] > 0
+        )
+        if not ok:
+            raise StrategyError(
+                f"`budget` must be a Tune scheduler or (time_attr, max_t) with max_t > 0, such "
+                f"as ('training_iteration', 27), but got {budget!r}."
+            )
+        return str(budget[0]), float(budget[1])
+    from ray.tune.schedulers import TrialScheduler
+
+    if not isinstance(budget, TrialScheduler):
+        raise StrategyError(
+            f"`budget` must be a Tune scheduler or (time_attr, max_t), but got "
+            f"{type(budget).__name__}: {budget!r}."
+        )
+    return budget_of(budget)
 
 
 def _truthy(value: Any) -> bool:

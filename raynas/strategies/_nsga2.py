@@ -81,10 +81,14 @@ class MultiObjectiveEvolution(Strategy):
         self._crowd = np.zeros(0)
 
     def _observe(self, obs: Observation, index: int, replaced: bool) -> None:
-        members = self._population if replaced and index in self._population else [
-            *self._population,
-            index,
-        ]
+        members = (
+            self._population
+            if replaced and index in self._population
+            else [
+                *self._population,
+                index,
+            ]
+        )
         self._select(members)
 
     def _select(self, members: list[int]) -> None:
@@ -92,8 +96,9 @@ class MultiObjectiveEvolution(Strategy):
         obs = self._observations
         pts = np.array([obs[i].losses for i in members], dtype=float)
         viol = np.array([obs[i].violation for i in members], dtype=float)
+        fid = np.array([obs[i].fidelity for i in members], dtype=float)
         pts[~np.isfinite(pts)] = np.finfo(float).max  # keep sorting well-defined
-        ranks = non_dominated_ranks(pts, viol)
+        ranks = non_dominated_ranks(pts, viol, fid)
         crowd = np.zeros(len(members))
         for r in np.unique(ranks):
             at = np.flatnonzero(ranks == r)

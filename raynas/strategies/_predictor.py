@@ -182,7 +182,9 @@ class PredictorGuided(Strategy):
         if clip_quantile is not None and not (
             isinstance(clip_quantile, (int, float)) and 0 < clip_quantile <= 1
         ):
-            raise StrategyError(f"`clip_quantile` must be in (0, 1] or None, got {clip_quantile!r}.")
+            raise StrategyError(
+                f"`clip_quantile` must be in (0, 1] or None, got {clip_quantile!r}."
+            )
         self.num_initial = num_initial
         self.ensemble_size = ensemble_size
         self.regressor = regressor
@@ -201,8 +203,10 @@ class PredictorGuided(Strategy):
             isinstance(patience, bool) or not isinstance(patience, int) or patience < 1
         ):
             raise StrategyError(f"`patience` must be an int >= 1 or None, got {patience!r}.")
-        if isinstance(restart_radius, bool) or not isinstance(restart_radius, (int, float)) or (
-            restart_radius < 0
+        if (
+            isinstance(restart_radius, bool)
+            or not isinstance(restart_radius, (int, float))
+            or (restart_radius < 0)
         ):
             raise StrategyError(f"`restart_radius` must be a number >= 0, got {restart_radius!r}.")
         self.patience = patience
@@ -220,6 +224,7 @@ class PredictorGuided(Strategy):
         self._encodings: dict[str, np.ndarray] = {}
         self._models: list[list[Any]] | None = None
         self._fitted_on = 0  # observations the models were fitted on
+        self._fidelity_input = False  # whether the models take the fidelity as a last input
         self._fit_seed: int | None = None
 
     def _observe(self, obs: Observation, index: int, replaced: bool) -> None:
@@ -286,6 +291,11 @@ class PredictorGuided(Strategy):
         rng = np.random.default_rng(seed)
         x_all = np.asarray(self._features[:n])
         obs = self._observations[:n]
+        fid = np.array([o.fidelity for o in obs], dtype=float)
+        # results of several fidelities: the fidelity is an input, candidates are predicted at 1.0
+        self._fidelity_input = bool(len(fid) and fid.min() < 1.0)
+        if self._fidelity_input:
+            x_all = np.column_stack([x_all, fid])
         models: list[list[Any]] = []
         for j in self._modelled():
             y = np.array([o.losses[j] for o in obs], dtype=float)
@@ -317,6 +327,8 @@ class PredictorGuided(Strategy):
     def _predict(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Mean and spread of each modelled objective's loss: arrays of shape (n, k)."""
         assert self._models is not None
+        if self._fidelity_input:
+            x = np.column_stack([x, np.ones(len(x))])
         means, stds = [], []
         for members in self._models:
             if not members:
@@ -339,10 +351,12 @@ class PredictorGuided(Strategy):
         pts = np.array([o.losses for o in obs], dtype=float)
         pts[~np.isfinite(pts)] = np.finfo(float).max
         viol = np.array([o.violation for o in obs])
-        ranks = non_dominated_ranks(pts, viol) if len(obs) <= 2000 else None
-        if ranks is None:  # large histories: the front first, then the rest by sum of ranks
+        fid = np.array([o.fidelity for o in obs])
+        ranks = non_dominated_ranks(pts, viol, fid) if len(obs) <= 2000 else None
+        if ranks is None:  # large histories: the front of the highest fidelity, then the rest
             ranks = np.ones(len(obs), dtype=int)
-            ranks[front_indices(pts)] = 0
+            top = np.flatnonzero(fid == fid.max())
+            ranks[top[front_indices(pts[top])]] = 0
         crowd = np.zeros(len(obs))
         for r in np.unique(ranks)[:3]:
             at = np.flatnonzero(ranks == r)
@@ -391,7 +405,9 @@ class PredictorGuided(Strategy):
         if len(parents) >= 2:  # recombination: good decisions of different configs together
             for _ in range(self.num_crossovers):
                 i, j = self._rng.choice(len(parents), size=2, replace=False)
-                configs.append(self._space.crossover(parents[i].config, parents[j].config, self._rng))
+                configs.append(
+                    self._space.crossover(parents[i].config, parents[j].config, self._rng)
+                )
         configs.extend(self._space.sample(self._rng) for _ in range(self.num_random))
         return self._unseen(configs)
 
@@ -412,7 +428,9 @@ class PredictorGuided(Strategy):
             self._jump = False
             far = [
                 (k, c)
-                for k, c in self._unseen([self._space.sample(self._rng) for _ in range(3 * self.num_random)])
+                for k, c in self._unseen(
+                    [self._space.sample(self._rng) for _ in range(3 * self.num_random)]
+                )
                 if not self._near_centers(self._encode(k, c))
             ]
             local, candidates = [], far or self._pool()
@@ -441,7 +459,10 @@ class PredictorGuided(Strategy):
         if not self.multi_objective_wanted:
             best = self.best()
             ref = best.losses[0] if best is not None and best.ok else float(mean[:, 0].min())
-            return single_objective_scores(mean[:, 0], std[:, 0], ref, kind, self.beta, self._rng) + penalty
+            return (
+                single_objective_scores(mean[:, 0], std[:, 0], ref, kind, self.beta, self._rng)
+                + penalty
+            )
         cols = [c for c, j in enumerate(modelled) if objs[j].constraint is None or True]
         front_obs = [o for o in self.pareto_front() if o.ok]
         obs_pts = np.array(
@@ -456,7 +477,11 @@ class PredictorGuided(Strategy):
         if self.multi_objective_acquisition == "parego":
             w = self._rng.dirichlet(np.ones(len(cols)))
             return chebyshev_scores(m, s, w, kind, self.beta, self._rng) + penalty
-        front = (np.array([o.losses for o in front_obs]) - lo) / scale if front_obs else np.zeros((0, len(cols)))
+        front = (
+            (np.array([o.losses for o in front_obs]) - lo) / scale
+            if front_obs
+            else np.zeros((0, len(cols)))
+        )
         ref = np.full(len(cols), 1.1)
         return multi_objective_scores(m, s, front, ref, kind, self.beta, self._rng) + penalty
 

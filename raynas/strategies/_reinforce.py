@@ -158,7 +158,9 @@ class ReinforceController(Strategy):
             out: dict[str, Any] = {}
             for name, f in node.fields.items():
                 if node._active(name, out):
-                    out[name] = self._sample(f.node if isinstance(f, When) else f, _join(path, name))
+                    out[name] = self._sample(
+                        f.node if isinstance(f, When) else f, _join(path, name)
+                    )
             return out
         assert isinstance(node, Repeat)
         count_slot = self._slots.get(path + "#count")
@@ -200,7 +202,12 @@ class ReinforceController(Strategy):
         return self.mutate_new(self._space.validate(self._sample(self._space, "")))
 
     def _observe(self, obs: Observation, index: int, replaced: bool) -> None:
-        if obs.ok:
+        if obs.ok and obs.fidelity < 1.0:
+            # a truncated training ranks after every complete one: at most the worst reward
+            if self._worst is None:
+                return  # nothing of full fidelity to compare it with yet
+            reward = min(-obs.losses[0], self._worst)
+        elif obs.ok:
             reward = -obs.losses[0]
             self._worst = reward if self._worst is None else min(self._worst, reward)
         elif self._worst is not None:
@@ -226,9 +233,7 @@ class ReinforceController(Strategy):
                 p = self._probs(slot)
                 logp = np.log(np.maximum(p, 1e-300))
                 h = -float(np.sum(p * logp))
-                grad[slot.offset : slot.offset + slot.n] += self.entropy_weight * (
-                    -p * (logp + h)
-                )
+                grad[slot.offset : slot.offset + slot.n] += self.entropy_weight * (-p * (logp + h))
         self._adam(grad)
 
     def _adam(self, grad: np.ndarray, b1: float = 0.9, b2: float = 0.999) -> None:

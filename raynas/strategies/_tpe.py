@@ -187,9 +187,24 @@ class TPE(Strategy):
             tid = self._tids[obs.key]
         doc = self._docs[tid]
         doc["state"] = base.JOB_STATE_DONE
-        loss = obs.losses[0] if obs.ok else _INFEASIBLE_LOSS
-        doc["result"] = {"loss": float(loss), "status": base.STATUS_OK}
+        if obs.fidelity < 1.0 or any(o.fidelity < 1.0 for o in self._observations):
+            self._rank_losses()
+        else:
+            loss = obs.losses[0] if obs.ok else _INFEASIBLE_LOSS
+            doc["result"] = {"loss": float(loss), "status": base.STATUS_OK}
         self._trials.refresh()
+
+    def _rank_losses(self) -> None:
+        """Results of several fidelities: each told result's loss becomes its place in the
+        (violation, fidelity descending, loss) order. hyperopt's TPE splits the trials into good
+        and bad ones by the order of their losses alone, so this is exactly the documented
+        treatment of low-fidelity results (see :mod:`raynas.strategies.base`)."""
+        from hyperopt import base
+
+        obs = self._observations
+        for place, i in enumerate(sorted(range(len(obs)), key=lambda i: obs[i].rank_key())):
+            doc = self._docs[self._tids[obs[i].key]]
+            doc["result"] = {"loss": float(place), "status": base.STATUS_OK}
 
     def _extra_state(self) -> dict[str, Any]:
         docs = []

@@ -16,9 +16,34 @@ Rules every strategy keeps:
 * Failures are results: ``tell(config, None)`` (an errored trial), ``tell(..., feasible=False)``
   or a NaN/inf/missing objective all record an infeasible observation, ranked after every
   feasible one; they never raise.
+* A result of a truncated training (a trial a scheduler such as ASHA stopped early) is told with
+  its ``fidelity``, the share of the full budget it reached; strategies rank it after every
+  result of a higher fidelity (see "Low-fidelity results" below).
 * :meth:`~Strategy.state_dict` is plain Python data (JSON-like, picklable) and
   :meth:`~Strategy.load_state_dict` restores it exactly: a restored strategy makes the same next
   suggestion as the original.
+
+Low-fidelity results (the documented choice). A trial that a scheduler (ASHA, HyperBand, BOHB,
+:class:`~raynas.schedulers.MultiObjectiveASHA`) stopped early is told with ``fidelity``: the share
+of the full budget it reached, in (0, 1]. Such a trial lost a comparison at its rung: the
+scheduler judged it worse than its peers at the same budget. So every strategy orders results
+lexicographically by (constraint violation, fidelity descending, objectives): a feasible result
+trained for 3 of 27 epochs ranks after every feasible result trained for 27, and results of equal
+fidelity are compared by their objectives. This is how Optuna's TPE ranks pruned trials; a
+truncated learning curve's low accuracy is never compared with a complete one's as if both were
+final. In detail:
+
+* :meth:`Strategy.best` and :meth:`Strategy.pareto_front` are taken over the feasible results of
+  the highest fidelity told;
+* regularized evolution's tournaments, NSGA-II's non-dominated sorting (one fidelity level after
+  another), TPE's good/bad split and the predictor's choice of parents follow the same order;
+* the REINFORCE controller rewards a low-fidelity result at most as well as the worst result of
+  full fidelity seen so far;
+* the predictor's surrogate takes the fidelity as an input feature once results of several
+  fidelities exist, and predicts every candidate at full fidelity.
+
+Results told without a ``fidelity`` have fidelity 1.0, so a search without early stopping is
+unchanged.
 """
 
 from __future__ import annotations
@@ -68,6 +93,8 @@ class Observation:
             the value is missing or not finite.
         violation: total constraint violation; 0.0 for a feasible result within its
             constraints, ``inf`` for an infeasible, errored or NaN result.
+        fidelity: the share of the full training budget behind the result, in (0, 1]; below
+            1.0 for a trial a scheduler stopped early (see the module docstring).
     """
 
     config: dict[str, Any]
@@ -76,15 +103,17 @@ class Observation:
     feasible: bool
     losses: tuple[float, ...]
     violation: float = field(default=0.0)
+    fidelity: float = field(default=1.0)
 
     @property
     def ok(self) -> bool:
         """Whether the result is feasible and meets every constraint."""
         return self.violation == 0.0
 
-    def rank_key(self) -> tuple[float, float]:
-        """Sort key for single-objective ranking: feasible first, then by the first loss."""
-        return (self.violation, self.losses[0])
+    def rank_key(self) -> tuple[float, float, float]:
+        """Sort key for single-objective ranking: feasible first, then higher fidelity first,
+        then by the first loss."""
+        return (self.violation, -self.fidelity, self.losses[0])
 
 
 class Strategy(ABC):
@@ -232,6 +261,7 @@ class Strategy(ABC):
         metrics: Mapping[str, Any] | None = None,
         *,
         feasible: bool = True,
+        fidelity: float = 1.0,
     ) -> Observation:
         """Record the result of ``config``.
 
@@ -241,10 +271,18 @@ class Strategy(ABC):
                 an errored trial.
             feasible: ``False`` when the candidate failed (did not build, ran out of memory,
                 broke a hard limit); the result is kept as infeasible.
+            fidelity: the share of the full training budget behind ``metrics``, in (0, 1]:
+                below 1.0 when a scheduler stopped the trial early
+                (:func:`raynas.schedulers.reached_fidelity`). Ranked after every result of a
+                higher fidelity (see the module docstring).
+
+        Raises:
+            StrategyError: ``fidelity`` is not a number in (0, 1].
 
         Telling a config that was told before replaces its earlier result.
         """
         objectives = self._require_objectives()
+        fidelity = _check_fidelity(fidelity)
         config = self._space.validate(config)
         key = self._space.key(config)
         values = _clean_metrics(objectives, metrics)
@@ -254,7 +292,7 @@ class Strategy(ABC):
             for o in objectives
         )
         violation = total_violation(objectives, values) if feasible else math.inf
-        obs = Observation(config, key, values, feasible, losses, violation)
+        obs = Observation(config, key, values, feasible, losses, violation, fidelity)
         self._pending.pop(key, None)
         index = self._index.get(key)
         replaced = index is not None
@@ -282,6 +320,8 @@ class Strategy(ABC):
         ok = np.flatnonzero(viol == 0)
         if len(ok) == 0:
             return [obs[i] for i in np.flatnonzero(viol == viol.min())]
+        fid = np.array([obs[i].fidelity for i in ok])
+        ok = ok[fid == fid.max()]  # the highest fidelity told: truncated results rank after
         pts = np.array([obs[i].losses for i in ok])
         return [obs[ok[i]] for i in front_indices(pts)]
 
@@ -391,7 +431,8 @@ class Strategy(ABC):
             ],
             "rng": copy.deepcopy(self._rng.bit_generator.state),
             "observations": [
-                [copy.deepcopy(o.config), dict(o.metrics), o.feasible] for o in self._observations
+                [copy.deepcopy(o.config), dict(o.metrics), o.feasible, o.fidelity]
+                for o in self._observations
             ],
             "pending": [copy.deepcopy(c) for c in self._pending.values()],
             "extra": self._extra_state(),
@@ -425,8 +466,9 @@ class Strategy(ABC):
         self._reset()
         self._replaying = True
         try:
-            for config, metrics, feasible in state["observations"]:
-                self.tell(config, metrics, feasible=feasible)
+            for config, metrics, feasible, *fidelity in state["observations"]:
+                # states saved before fidelities were kept have three fields: full fidelity
+                self.tell(config, metrics, feasible=feasible, fidelity=(fidelity or [1.0])[0])
         finally:
             self._replaying = False
         for config in state["pending"]:
@@ -437,6 +479,19 @@ class Strategy(ABC):
 
 
 # -- module helpers ------------------------------------------------------------------------------
+def _check_fidelity(fidelity: Any) -> float:
+    if (
+        isinstance(fidelity, bool)
+        or not isinstance(fidelity, (int, float, np.integer, np.floating))
+        or not 0.0 < float(fidelity) <= 1.0
+    ):
+        raise StrategyError(
+            f"`fidelity` must be a number in (0, 1] (the share of the full budget the trial "
+            f"reached), but got {fidelity!r}."
+        )
+    return float(fidelity)
+
+
 def _clean_metrics(
     objectives: Sequence[Objective], metrics: Mapping[str, Any] | None
 ) -> dict[str, float]:

@@ -255,3 +255,39 @@ class StrategyContract:
             assert best.ok and best.metrics["cost"] <= 2.0
         front = strategy.pareto_front()
         assert all(o.ok for o in front) or not ok
+
+    def test_low_fidelity_results_rank_after_full_fidelity_ones(self) -> None:
+        """Early-stopped results (fidelity < 1) count, but after every complete result, even
+        when their objective looks better; the fidelity survives save/restore."""
+        space = conditional_space()
+        strategy = self._make(space, 5)
+        for i in range(self.steps):
+            config = strategy.ask()
+            metrics = synthetic_metrics(space, config)
+            if i % 2:
+                # a truncated training that happens to look excellent
+                metrics = {"score": metrics["score"] + 100.0, "cost": metrics["cost"] - 100.0}
+                strategy.tell(config, metrics, fidelity=1 / 3)
+            else:
+                strategy.tell(config, metrics)
+        assert sorted({o.fidelity for o in strategy.observations}) == [1 / 3, 1.0]
+        assert strategy.best().fidelity == 1.0
+        assert {o.fidelity for o in strategy.pareto_front()} == {1.0}
+        strategy.ask()  # the strategy keeps proposing with mixed fidelities
+        state = json.loads(json.dumps(strategy.state_dict()))
+        restored = self._make(space, 99)
+        restored.load_state_dict(state)
+        assert [o.fidelity for o in restored.observations] == [
+            o.fidelity for o in strategy.observations
+        ]
+        a, b = strategy.ask(), restored.ask()
+        assert a == b
+
+    def test_a_bad_fidelity_is_refused_with_its_value(self) -> None:
+        space = small_space()
+        strategy = self._make(space, 0)
+        config = strategy.ask()
+        for bad in (0.0, 1.5, -1, "half", True, None):
+            with pytest.raises(StrategyError, match=r"`fidelity` must be a number in \(0, 1\]"):
+                strategy.tell(config, synthetic_metrics(space, config), fidelity=bad)
+        assert len(strategy) == 0
