@@ -89,13 +89,15 @@ def main(argv: list[str] | None = None):
     )
     hardware = HardwareObjective(cpu, metrics=("latency_p50_ms",), space=SPACE)  # raynas
     strategy = get_strategy("nsga2", space=SPACE, objectives=objectives, seed=0)  # raynas
+    scheduler = MultiObjectiveASHA(
+        objectives=objectives, max_t=5, grace_period=1, reduction_factor=2
+    )  # raynas: max_t = 4 epochs + the final hardware report
     tuner = tune.Tuner(
         with_hardware(train_digits, hardware),  # raynas: measure the returned model
         tune_config=tune.TuneConfig(
-            search_alg=Searcher(strategy, objectives=objectives),  # raynas
-            scheduler=MultiObjectiveASHA(
-                objectives=objectives, max_t=5, grace_period=1, reduction_factor=2
-            ),  # raynas: max_t = 4 epochs + the final hardware report
+            # raynas; budget: stopped trials are told with the fidelity they reached
+            search_alg=Searcher(strategy, objectives=objectives, budget=scheduler),
+            scheduler=scheduler,
             num_samples=args.samples,
         ),
         run_config=tune.RunConfig(name="existing_pipeline", storage_path=args.storage, verbose=0),
