@@ -5,10 +5,12 @@ Every query is a table lookup (no training), so many seeded runs are cheap. Prot
 accuracy); for the cell with the best signal among the first B distinct queries we report
 `--report` (200-epoch test accuracy), mean ± std over seeds.
 
-Budgets count *distinct* cells. With `--dedup iso` (the default, what raynas strategies do) two
-isomorphic cells are one cell: a strategy never asks for the second one, and when a peer (which
-does not deduplicate) repeats a cell or one isomorphic to it, the value seen first is answered
-again without spending budget. With `--dedup cell` only identical arch strings are repeats.
+Budgets count queries: every trial a method asks for is one query, as every trial costs a
+training in a real search (`--repeats count`, the default, and Optuna's `n_trials`). raynas
+strategies never ask twice for a cell, nor, with `--dedup iso` (the default), for a cell isomorphic
+to one asked before; the peers (Optuna, hyperopt) do not deduplicate, so their repeats spend
+budget. With `--repeats free` a repeat is answered again without spending budget (a cache in front
+of the peers); with `--dedup cell` only identical arch strings are repeats.
 
 Multi-objective part: validation accuracy vs `--mo-cost` latency (`lat_ms_pixel3`) for
 `--mo-budget` queries: hypervolume of the evaluated cells in (1 - acc/100, latency / max latency)
@@ -53,14 +55,14 @@ STRATEGY_ARGS: dict[str, dict[str, Any]] = {
 _BENCH: dict[str, Any] = {}
 
 
-def make_space(dedup: str, table: str | None = None) -> Any:
+def make_space(dedup: str) -> Any:
     """The NAS-Bench-201 cell space with fixed training values (only the 6 edges are searched)."""
-    try:
-        from raynas.search_spaces import NB201CellSpace
-    except (ImportError, AttributeError):  # TEMPORARY until the spaces branch is merged
-        space = _fallback_space(table)
-    else:
-        space = NB201CellSpace(learning_rate=0.1, weight_decay=5e-4, batch_size=256)
+    from raynas.search_spaces import NB201CellSpace
+
+    space = NB201CellSpace(
+        input_shape=(3, 32, 32), num_classes=10, learning_rate=0.1, weight_decay=5e-4,
+        batch_size=256,
+    )
     if dedup == "cell":
         space.key = lambda config: space.to_arch_str(space.validate(config))  # type: ignore[method-assign]
     return space
@@ -73,7 +75,7 @@ def load(args: argparse.Namespace) -> dict[str, Any]:
     from raynas.pareto import hypervolume, pareto_front
     from raynas.tabular import TabularBenchmark
 
-    space = make_space(args.dedup, args.table)
+    space = make_space(args.dedup)
     costs = [args.mo_cost] if args.latency else []
     bench = TabularBenchmark(
         args.table, space=space, signal=args.signal, report=args.report, costs=costs,
@@ -91,19 +93,26 @@ def load(args: argparse.Namespace) -> dict[str, Any]:
 
 
 class Evaluator:
-    """Answers queries by key (repeats free), records the distinct rows in order."""
+    """Answers queries by key and records the rows that spent budget, in order.
+
+    A repeat (same key) is answered with the value seen first; it spends budget unless
+    ``repeats_free``.
+    """
 
     def __init__(self, b: dict[str, Any]) -> None:
         self.space, self.bench = b["space"], b["bench"]
-        self.seen: dict[str, dict[str, float]] = {}
+        self.repeats_free = b["args"]["repeats"] == "free"
+        self.seen: dict[str, tuple[int, dict[str, float]]] = {}
         self.rows: list[int] = []
 
     def __call__(self, config: dict[str, Any]) -> dict[str, float]:
         key = self.space.key(config)
         if key not in self.seen:
-            self.seen[key] = self.bench.query(config)
-            self.rows.append(self.bench.row(config))
-        return self.seen[key]
+            self.seen[key] = (self.bench.row(config), self.bench.query(config))
+            self.rows.append(self.seen[key][0])
+        elif not self.repeats_free:
+            self.rows.append(self.seen[key][0])
+        return self.seen[key][1]
 
 
 # -- one run --------------------------------------------------------------------------------------
@@ -221,7 +230,7 @@ def single_objective(args: argparse.Namespace, methods: list[str]) -> None:
     results = run_all(tasks, args.jobs)
     b = load(args)
     print(f"\n## single objective: best-by-`{args.signal}` cell's `{args.report}`, "
-          f"mean ± std over {args.seeds} seeds (dedup: {args.dedup})")
+          f"mean ± std over {args.seeds} seeds (dedup: {args.dedup}, repeats: {args.repeats})")
     print("| method | " + " | ".join(f"{c} queries" for c in checkpoints) + " | s/run |")
     print("| --- | " + " | ".join("---" for _ in checkpoints) + " | --- |")
     for m in methods:
@@ -261,7 +270,7 @@ def speed(args: argparse.Namespace, methods: list[str]) -> None:
     from raynas.strategies import get_strategy
     from raynas.tabular import TabularBenchmark
 
-    space = make_space("cell", args.table)
+    space = make_space("cell")
     bench = TabularBenchmark(
         args.table, space=space, signal=args.signal, costs=[args.mo_cost] if args.latency else [],
         join=args.latency,
@@ -359,31 +368,6 @@ EDGES = ["edge_1_0", "edge_2_0", "edge_2_1", "edge_3_0", "edge_3_1", "edge_3_2"]
 OPS = ["none", "skip_connect", "nor_conv_1x1", "nor_conv_3x3", "avg_pool_3x3"]
 
 
-def _fallback_space(table: str | None) -> Any:  # TEMPORARY: replaced by NB201CellSpace
-    import pandas as pd
-
-    from raynas.search_spaces import Choice, SearchSpace
-
-    iso = dict(pd.read_csv(table, usecols=["arch_str", "iso_group"]).itertuples(index=False))
-
-    class Cells(SearchSpace):
-        def __init__(self) -> None:
-            super().__init__({e: Choice(OPS) for e in EDGES})
-
-        def to_arch_str(self, c: Any) -> str:
-            e = [c[k] for k in EDGES]
-            return f"|{e[0]}~0|+|{e[1]}~0|{e[2]}~1|+|{e[3]}~0|{e[4]}~1|{e[5]}~2|"
-
-        def from_arch_str(self, s: str) -> dict[str, Any]:
-            ops = [t.split("~")[0] for t in s.strip("|").replace("|+|", "|").split("|")]
-            return dict(zip(EDGES, ops, strict=True))
-
-        def key(self, c: Any) -> str:
-            return str(iso[self.to_arch_str(self.validate(c))])
-
-    return Cells()
-
-
 def main(argv: Sequence[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--table", required=True, help="nb201_cifar10.csv")
@@ -404,6 +388,10 @@ def main(argv: Sequence[str] | None = None) -> None:
     p.add_argument("--speed-n", type=int, default=10_000)
     p.add_argument("--parts", default="so,mo,speed", help="any of so, mo, speed")
     p.add_argument("--dedup", choices=["iso", "cell"], default="iso")
+    p.add_argument(
+        "--repeats", choices=["count", "free"], default="count",
+        help="whether a peer's repeated query spends budget",
+    )
     p.add_argument("--jobs", type=int, default=1, help="worker processes")
     p.add_argument("--tune", action="store_true", help="run the strategies through tune.Tuner")
     p.add_argument("--tune-storage", default="/tmp/raynas_search_efficiency")
