@@ -4,17 +4,18 @@ from __future__ import annotations
 
 import time
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 
 torch.set_num_threads(1)
 
 
-def train_from_scratch(space, config, splits, *, epochs, seed=0, lr=0.01, batch_size=64):
+def train_from_scratch(
+    space, config, splits, *, epochs, seed=0, lr=0.01, batch_size=64, parts=("val", "test")
+):
     """Train ``space.build(config)`` with Adam + cosine on ``train``; accuracies and seconds.
 
-    Returns ``{"val_acc", "test_acc", "seconds"}`` (BN in eval mode for scoring).
+    Returns ``{"<part>_acc" for part in parts, "seconds"}`` (BN in eval mode for scoring).
     """
     start = time.perf_counter()
     net = space.build(config, seed=seed)
@@ -31,33 +32,41 @@ def train_from_scratch(space, config, splits, *, epochs, seed=0, lr=0.01, batch_
     net.eval()
     out = {}
     with torch.no_grad():
-        for part in ("val", "test"):
+        for part in parts:
             x, y = splits.parts[part]
             out[f"{part}_acc"] = float((net(x).argmax(-1) == y).float().mean())
     out["seconds"] = time.perf_counter() - start
     return out
 
 
-def aging_evolution(space, evaluate, *, budget_s, population=10, sample=3, seed=0):
-    """Minimal regularized (aging) evolution (Real et al. 2019) under a wall-clock budget.
+def regularized_evolution(
+    space, splits, *, budget_s, proxy_epochs, seed=0, population_size=10, sample_size=3
+):
+    """Regularized evolution (``raynas.strategies.RegularizedEvolution``, ask/tell) under a
+    wall-clock budget, each candidate scored by a short from-scratch training.
 
-    ``evaluate(config) -> fitness``; a random population first, then tournament of ``sample``,
-    mutate the winner with ``space.mutate``, drop the oldest. Returns the history
-    ``[(config, fitness)]`` in evaluation order.
+    A candidate is trained for ``proxy_epochs`` on ``train`` and scored by its ``val``
+    accuracy (the test split is never looked at). New candidates are asked until ``budget_s``
+    seconds have passed (the one running then finishes). Returns ``(strategy, seconds)``: the
+    told results are ``strategy.observations``, the best is ``strategy.best()``.
     """
-    rng = np.random.default_rng(seed)
+    from raynas.strategies import RegularizedEvolution, SearchExhausted
+
+    strategy = RegularizedEvolution(
+        space,
+        objectives=["val_acc"],
+        seed=seed,
+        population_size=population_size,
+        sample_size=sample_size,
+    )
     start = time.perf_counter()
-    history, pop = [], []
     while time.perf_counter() - start < budget_s:
-        if len(pop) < population:
-            child = space.sample(rng)
-        else:
-            idx = rng.choice(len(pop), size=min(sample, len(pop)), replace=False)
-            parent = max((pop[i] for i in idx), key=lambda cf: cf[1])[0]
-            child = space.mutate(parent, rng)
-        fit = evaluate(child)
-        pop.append((child, fit))
-        history.append((child, fit))
-        if len(pop) > population:
-            pop.pop(0)
-    return history
+        try:
+            config = strategy.ask()
+        except SearchExhausted:
+            break
+        score = train_from_scratch(
+            space, config, splits, epochs=proxy_epochs, seed=seed, parts=("val",)
+        )
+        strategy.tell(config, {"val_acc": score["val_acc"]})
+    return strategy, time.perf_counter() - start

@@ -2,29 +2,42 @@
 
 Each gradient method searches the NAS-Bench-201 cell on the train/val halves of the data; its
 derived cell is then trained from scratch (train split) and tested (test split). Regularized
-(aging) evolution gets the wall time of the first-order DARTS search, scoring each candidate by
-a short from-scratch training (val split); its best cell is trained with the same final protocol.
-raynas's own RegularizedEvolution strategy is not on main yet, so a minimal aging-evolution loop
-lives in ``_oneshot_common.py``. Tiny networks, for 2 shared cores::
+(aging) evolution, raynas's own ``raynas.strategies.RegularizedEvolution`` driven by ask/tell,
+gets the wall time of the first-order DARTS search of the same seed (or ``--evolution-seconds``),
+scoring each candidate by a short from-scratch training (``--proxy-epochs`` on train, accuracy on
+val; test is never looked at); its best cell is trained with the same final protocol as the
+gradient methods. Tiny networks and one thread, for 2 shared cores::
 
-    .venv/bin/python benchmarks/oneshot_search.py --dataset digits --seeds 0 1
+    .venv/bin/python benchmarks/oneshot_search.py --dataset digits --seeds 0 1 2 \\
+        --methods darts gdas darts- --search-epochs 6 --final-epochs 10
+
+Prints one row per (seed, method) and a markdown summary: search seconds, test accuracy of the
+derived cell trained from scratch (mean ± std over seeds) and the collapse flag.
 """
 
 from __future__ import annotations
 
 import argparse
 import logging
+import statistics
 import sys
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _oneshot_common import aging_evolution, train_from_scratch  # noqa: E402
+from _oneshot_common import regularized_evolution, train_from_scratch  # noqa: E402
 from raynas.search_spaces import NB201CellSpace  # noqa: E402
 
 from raynas.oneshot import bilevel_loader, collapse_report, load_splits, make_search  # noqa: E402
 
 METHODS = ("darts", "darts2", "gdas", "darts-")
+EVOLUTION = "RE"
+
+
+def _mean_std(values: list[float], fmt: str) -> str:
+    if len(values) < 2:
+        return format(values[0], fmt)
+    return f"{format(statistics.mean(values), fmt)} ± {format(statistics.stdev(values), fmt)}"
 
 
 def main() -> None:
@@ -35,12 +48,23 @@ def main() -> None:
     ap.add_argument("--search-epochs", type=int, default=15)
     ap.add_argument("--final-epochs", type=int, default=15)
     ap.add_argument("--proxy-epochs", type=int, default=3)
-    ap.add_argument("--methods", nargs="+", default=list(METHODS))
+    ap.add_argument("--methods", nargs="+", default=list(METHODS), choices=METHODS)
+    ap.add_argument(
+        "--evolution-seconds",
+        type=float,
+        default=None,
+        help="wall-time budget of regularized evolution (default: the darts search time)",
+    )
+    ap.add_argument("--population", type=int, default=10)
+    ap.add_argument("--tournament", type=int, default=3)
     args = ap.parse_args()
+    if args.evolution_seconds is None and "darts" not in args.methods:
+        ap.error("--evolution-seconds is required when `darts` is not among --methods")
     logging.getLogger("pytorch_lightning").setLevel(logging.ERROR)
     import pytorch_lightning as pl
 
-    rows = []
+    rows = []  # (seed, method, search_s, test_acc, arch, report, note)
+    wall0 = time.perf_counter()
     for seed in args.seeds:
         splits = load_splits(args.dataset, seed=seed)
         space = NB201CellSpace(
@@ -52,7 +76,7 @@ def main() -> None:
             weight_decay=1e-4,
             batch_size=64,
         )
-        budget = None
+        budget = args.evolution_seconds
         for method in args.methods:
             module = make_search(
                 method, space, epochs=args.search_epochs, seed=seed, eigen_iterations=5
@@ -73,51 +97,73 @@ def main() -> None:
                 val_dataloaders=splits.loader("val", batch_size=512),
             )
             cost = time.perf_counter() - t0
-            if method == "darts":
+            if method == "darts" and args.evolution_seconds is None:
                 budget = cost
             config = module.derive()
             report = collapse_report(config, eigenvalues=module.eigenvalues)
             final = train_from_scratch(space, config, splits, epochs=args.final_epochs, seed=seed)
-            rows.append((seed, method, cost, final["test_acc"], space.to_arch_str(config), report))
-            print(rows[-1][:5], f"collapsed={report.collapsed}", flush=True)
-        budget = budget or 300.0
-        t0 = time.perf_counter()
+            rows.append(
+                (seed, method, cost, final["test_acc"], space.to_arch_str(config), report, "")
+            )
+            print(*rows[-1][:5], f"collapsed={report.collapsed}", flush=True)
 
-        def proxy(c, space=space, splits=splits, seed=seed):
-            return train_from_scratch(space, c, splits, epochs=args.proxy_epochs, seed=seed)[
-                "val_acc"
-            ]
-
-        history = aging_evolution(space, proxy, budget_s=budget, seed=seed)
-        cost = time.perf_counter() - t0
-        best = max(history, key=lambda cf: cf[1])[0]
-        final = train_from_scratch(space, best, splits, epochs=args.final_epochs, seed=seed)
-        report = collapse_report(best)
+        strategy, cost = regularized_evolution(
+            space,
+            splits,
+            budget_s=budget,
+            proxy_epochs=args.proxy_epochs,
+            seed=seed,
+            population_size=args.population,
+            sample_size=args.tournament,
+        )
+        best = strategy.best()
+        final = train_from_scratch(space, best.config, splits, epochs=args.final_epochs, seed=seed)
+        note = (
+            f"{len(strategy.observations)} candidates in {budget:.0f} s budget, "
+            f"best proxy val_acc {best.metrics['val_acc']:.3f}"
+        )
         rows.append(
             (
                 seed,
-                f"RE ({len(history)} cands)",
+                EVOLUTION,
                 cost,
                 final["test_acc"],
-                space.to_arch_str(best),
-                report,
+                space.to_arch_str(best.config),
+                collapse_report(best.config),
+                note,
             )
         )
-        print(rows[-1][:5], flush=True)
+        print(*rows[-1][:5], note, flush=True)
 
     print(
         f"\ndataset={args.dataset} channels={args.channels} N=1 search_epochs={args.search_epochs} "
-        f"final_epochs={args.final_epochs} RE proxy_epochs={args.proxy_epochs}"
+        f"final_epochs={args.final_epochs} RE proxy_epochs={args.proxy_epochs} "
+        f"population={args.population} tournament={args.tournament} "
+        f"total wall {time.perf_counter() - wall0:.0f} s\n"
     )
-    print(
-        f"{'seed':>4} {'method':<18} {'search_s':>8} {'test_acc':>8} {'skip%':>5} "
-        f"{'eig':>7} {'collapsed':>9}  cell"
-    )
-    for seed, method, cost, acc, arch, rep in rows:
+    print("| seed | method | search s | test acc | skip% | eig | collapsed | cell | note |")
+    print("|---:|---|---:|---:|---:|---:|---|---|---|")
+    for seed, method, cost, acc, arch, rep, note in rows:
         eig = f"{rep.eigenvalue:.3f}" if rep.eigenvalue is not None else "-"
+        cell = arch.replace("|", "\\|")  # a bare | would split the markdown cell
         print(
-            f"{seed:>4} {method:<18} {cost:8.0f} {acc:8.3f} {rep.skip_share:5.0%} {eig:>7} "
-            f"{str(rep.collapsed):>9}  {arch}"
+            f"| {seed} | {method} | {cost:.0f} | {acc:.3f} | {rep.skip_share:.0%} | {eig} | "
+            f"{rep.collapsed} | `{cell}` | {note} |"
+        )
+    print(
+        "\n| method | seeds | search s (mean ± std) | test acc per seed | test acc (mean ± std) "
+        "| collapsed |"
+    )
+    print("|---|---|---:|---|---:|---|")
+    for method in [*args.methods, EVOLUTION]:
+        mine = [r for r in rows if r[1] == method]
+        seeds = " ".join(str(r[0]) for r in mine)
+        accs = [r[3] for r in mine]
+        per_seed = " / ".join(f"{a:.3f}" for a in accs)
+        flags = sum(r[5].collapsed for r in mine)
+        print(
+            f"| {method} | {seeds} | {_mean_std([r[2] for r in mine], '.0f')} | {per_seed} | "
+            f"{_mean_std(accs, '.3f')} | {flags}/{len(mine)} |"
         )
 
 
