@@ -40,6 +40,18 @@ def _mean_std(values: list[float], fmt: str) -> str:
     return f"{format(statistics.mean(values), fmt)} ± {format(statistics.stdev(values), fmt)}"
 
 
+def _why(report) -> str:
+    """``False``, or ``True`` with the criteria that fired (derived cell, eigenvalue growth)."""
+    if not report.collapsed:
+        return "False"
+    why = []
+    if any("skip_connect" in r for r in report.reasons):
+        why.append("skip/none share")
+    if any("eigenvalue" in r for r in report.reasons):
+        why.append("eigenvalue growth")
+    return f"True ({', '.join(why)})"
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--dataset", default="digits", choices=["digits", "mnist1d"])
@@ -141,14 +153,18 @@ def main() -> None:
         f"population={args.population} tournament={args.tournament} "
         f"total wall {time.perf_counter() - wall0:.0f} s\n"
     )
-    print("| seed | method | search s | test acc | skip% | eig | collapsed | cell | note |")
-    print("|---:|---|---:|---:|---:|---:|---|---|---|")
+    print(
+        "| seed | method | search s | test acc | skip% | last eig | eig growth | collapsed "
+        "| cell | note |"
+    )
+    print("|---:|---|---:|---:|---:|---:|---:|---|---|---|")
     for seed, method, cost, acc, arch, rep, note in rows:
         eig = f"{rep.eigenvalue:.3f}" if rep.eigenvalue is not None else "-"
         cell = arch.replace("|", "\\|")  # a bare | would split the markdown cell
+        growth = f"{rep.eigenvalue_growth:.2f}x" if rep.eigenvalue_growth is not None else "-"
         print(
             f"| {seed} | {method} | {cost:.0f} | {acc:.3f} | {rep.skip_share:.0%} | {eig} | "
-            f"{rep.collapsed} | `{cell}` | {note} |"
+            f"{growth} | {_why(rep)} | `{cell}` | {note} |"
         )
     print(
         "\n| method | seeds | search s (mean ± std) | test acc per seed | test acc (mean ± std) "
