@@ -32,12 +32,21 @@ from raynas.oneshot import bilevel_loader, collapse_report, load_splits, make_se
 
 METHODS = ("darts", "darts2", "gdas", "darts-")
 EVOLUTION = "RE"
+#: Ops with no weights. The collapse detector counts skip_connect/none only; an all-avg_pool
+#: cell is parameter-free too, so the table shows both shares.
+PARAM_FREE = ("skip_connect", "none", "avg_pool_3x3")
 
 
 def _mean_std(values: list[float], fmt: str) -> str:
     if len(values) < 2:
         return format(values[0], fmt)
     return f"{format(statistics.mean(values), fmt)} ± {format(statistics.stdev(values), fmt)}"
+
+
+def _param_free(arch: str) -> float:
+    """Share of the cell's edges without weights: skip/none (the detector's) plus avg_pool."""
+    ops = [tok.split("~")[0] for tok in arch.split("|") if "~" in tok]
+    return sum(op in PARAM_FREE for op in ops) / len(ops)
 
 
 def _why(report) -> str:
@@ -154,16 +163,17 @@ def main() -> None:
         f"total wall {time.perf_counter() - wall0:.0f} s\n"
     )
     print(
-        "| seed | method | search s | test acc | skip% | last eig | eig growth | collapsed "
-        "| cell | note |"
+        "| seed | method | search s | test acc | skip% | param-free% | last eig | eig growth "
+        "| collapsed | cell | note |"
     )
-    print("|---:|---|---:|---:|---:|---:|---:|---|---|---|")
+    print("|---:|---|---:|---:|---:|---:|---:|---:|---|---|---|")
     for seed, method, cost, acc, arch, rep, note in rows:
         eig = f"{rep.eigenvalue:.3f}" if rep.eigenvalue is not None else "-"
         cell = arch.replace("|", "\\|")  # a bare | would split the markdown cell
         growth = f"{rep.eigenvalue_growth:.2f}x" if rep.eigenvalue_growth is not None else "-"
         print(
-            f"| {seed} | {method} | {cost:.0f} | {acc:.3f} | {rep.skip_share:.0%} | {eig} | "
+            f"| {seed} | {method} | {cost:.0f} | {acc:.3f} | {rep.skip_share:.0%} | "
+            f"{_param_free(arch):.0%} | {eig} | "
             f"{growth} | {_why(rep)} | `{cell}` | {note} |"
         )
     print(
