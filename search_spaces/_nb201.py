@@ -7,6 +7,8 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+
 from ._builtin import BATCH_SIZE, LEARNING_RATE, WEIGHT_DECAY, BuiltinSpace, check_int
 from ._domains import Choice, Domain
 from .errors import InvalidConfigError, SpaceDefinitionError
@@ -18,6 +20,13 @@ if TYPE_CHECKING:  # pragma: no cover
 EDGES = ("edge_1_0", "edge_2_0", "edge_2_1", "edge_3_0", "edge_3_1", "edge_3_2")
 #: The NAS-Bench-201 operations, in the benchmark's order.
 OPS = ("none", "skip_connect", "nor_conv_1x1", "nor_conv_3x3", "avg_pool_3x3")
+#: The cell's input-to-output paths, as the edges they run through (node 0 to node 3).
+_PATHS = (
+    ("edge_3_0",),
+    ("edge_1_0", "edge_3_1"),
+    ("edge_2_0", "edge_3_2"),
+    ("edge_1_0", "edge_2_1", "edge_3_2"),
+)
 #: A strong cell (the best one of NAS-Bench-201 on CIFAR-10), the default architecture.
 BEST_CELL = "|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|skip_connect~0|nor_conv_3x3~1|nor_conv_3x3~2|"
 
@@ -207,6 +216,32 @@ class NB201CellSpace(BuiltinSpace):
         rest = {k: v for k, v in config.items() if k not in EDGES}
         rest["cell"] = unique_cell_str(config)
         return json.dumps(rest, sort_keys=True, separators=(",", ":"))
+
+    # -- predictor features ---------------------------------------------------------------------
+    def path_encode(self, config: Mapping[str, Any]) -> np.ndarray:
+        """BANANAS' path encoding of the cell (White et al., AAAI 2021).
+
+        The cell's four input-to-output paths (``3<-0``, ``1<-0,3<-1``, ``2<-0,3<-2``,
+        ``1<-0,2<-1,3<-2``) each get a one-hot block over the sequences of their ops; a path
+        through a ``none`` edge carries nothing, so its block stays zero. Unlike the one-hot of
+        each edge alone, this sees which ops actually reach the output, and in which order.
+        """
+        config = self.validate(config)
+        live = [op for op in self.ops if op != "none"]
+        blocks = []
+        for path in _PATHS:
+            block = np.zeros(len(live) ** len(path))
+            if all(config[e] != "none" for e in path):
+                index = 0
+                for e in path:
+                    index = index * len(live) + live.index(config[e])
+                block[index] = 1.0
+            blocks.append(block)
+        return np.concatenate(blocks)
+
+    def features(self, config: Mapping[str, Any]) -> np.ndarray:
+        """:meth:`encode` followed by :meth:`path_encode`, for performance predictors."""
+        return np.concatenate([self.encode(config), self.path_encode(config)])
 
     # -- defaults and building -----------------------------------------------------------------
     def default_arch(self) -> dict[str, Any]:

@@ -531,6 +531,16 @@ class SearchSpace(Struct):
     def encode_len(self) -> int:
         return self.encode_len_node()
 
+    def features(self, config: Mapping[str, Any]) -> np.ndarray:
+        """Inputs for performance predictors: :meth:`encode`, then any features a space adds.
+
+        The first :attr:`encode_len` entries are always :meth:`encode`; a space whose
+        structure carries more signal than its decisions one by one (such as the paths through
+        a cell, see ``NB201CellSpace``) appends it. Predictors (``PredictorGuided``) learn from
+        these; distances between configs use :meth:`encode` alone.
+        """
+        return self.encode(config)
+
     def to_tune(self) -> dict[str, Any]:
         """A ``param_space`` for ``tune.Tuner``; its samples pass :meth:`validate`."""
         return self.to_tune_node(())

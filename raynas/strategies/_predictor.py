@@ -1,5 +1,5 @@
 """Predictor-guided search in the style of BANANAS (White et al. 2021): a surrogate ensemble over
-``space.encode(config)`` ranks many mutated candidates by an acquisition function."""
+``space.features(config)`` ranks many mutated candidates by an acquisition function."""
 
 from __future__ import annotations
 
@@ -65,7 +65,8 @@ class PredictorGuided(Strategy):
     """BANANAS-style search: an ensemble of regressors proposes the most promising candidate.
 
     After ``num_initial`` random configs, each :meth:`ask` fits ``ensemble_size`` regressors
-    (each on a bootstrap resample, with its own seed) from ``space.encode(config)`` to every
+    (each on a bootstrap resample, with its own seed) from ``space.features(config)`` (``encode``
+    plus what the space adds, e.g. NAS-Bench-201 path encoding) to every
     objective's loss, then
 
     * with probability ``local_rate`` takes the unseen one-decision mutations of the incumbent
@@ -90,7 +91,7 @@ class PredictorGuided(Strategy):
     (infeasible, errored, NaN) are left out of the regression.
 
     Args:
-        space: the search space (``encode`` supplies the features).
+        space: the search space (``space.features`` supplies the inputs of the regressors).
         objectives: one or several objectives, optionally constrained.
         seed: seed of the strategy's random generator (and of the regressors).
         num_initial: random configs before the first model.
@@ -254,7 +255,8 @@ class PredictorGuided(Strategy):
         return self._near_centers(self._features[index])
 
     def _near_centers(self, x: np.ndarray) -> bool:
-        return any(np.abs(x - c).sum() / 2 <= self.restart_radius for c in self._centers)
+        n = self._space.encode_len  # distances count changed decisions: encode() entries only
+        return any(np.abs(x[:n] - c[:n]).sum() / 2 <= self.restart_radius for c in self._centers)
 
     def _extra_state(self) -> dict[str, Any]:
         return {"fitted_on": self._fitted_on, "fit_seed": self._fit_seed, "jump": self._jump}
@@ -385,7 +387,7 @@ class PredictorGuided(Strategy):
         if x is None:
             if len(self._encodings) > 100_000:
                 self._encodings.clear()
-            x = self._encodings[key] = self._space.encode(config)
+            x = self._encodings[key] = self._space.features(config)
         return x
 
     def _mutations(self, config: Mapping[str, Any], count: int, max_steps: int) -> list[dict]:

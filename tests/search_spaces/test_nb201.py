@@ -320,3 +320,40 @@ def test_onnx_export_of_a_cell_with_every_op(shape, onnx_check):
     space = small(input_shape=shape)
     s = "|avg_pool_3x3~0|+|nor_conv_1x1~0|skip_connect~1|+|nor_conv_3x3~0|none~1|avg_pool_3x3~2|"
     onnx_check(space.build(space.from_arch_str(s), seed=0), torch.randn(2, *shape))
+
+
+def test_path_encoding_sees_which_ops_reach_the_output():
+    space = small()
+    best = space.from_arch_str(BEST_CELL)  # every path is live
+    x = space.path_encode(best)
+    assert x.shape == (4 + 16 + 16 + 64,)
+    assert [x[a:b].sum() for a, b in ((0, 4), (4, 20), (20, 36), (36, 100))] == [1, 1, 1, 1]
+    # cutting edge 1<-0 kills the two paths through node 1 and nothing else
+    cut = dict(best, edge_1_0="none")
+    y = space.path_encode(cut)
+    assert y[4:20].sum() == 0 and y[36:].sum() == 0
+    assert (y[:4] == x[:4]).all() and (y[20:36] == x[20:36]).all()
+    # the order of ops along a path matters: conv1x1 then conv3x3 differs from the reverse
+    a = space.path_encode(
+        space.from_arch_str(
+            spelled(["nor_conv_1x1", "none", "none", "none", "nor_conv_3x3", "none"])
+        )
+    )
+    b = space.path_encode(
+        space.from_arch_str(
+            spelled(["nor_conv_3x3", "none", "none", "none", "nor_conv_1x1", "none"])
+        )
+    )
+    assert a[4:20].sum() == b[4:20].sum() == 1 and (a != b).any()
+    # the predictor features: encode() first, then the paths
+    f = space.features(best)
+    assert (f[: space.encode_len] == space.encode(best)).all()
+    assert (f[space.encode_len :] == x).all()
+
+
+def test_features_of_a_plain_space_are_its_encoding():
+    from raynas.search_spaces import Choice, SearchSpace
+
+    space = SearchSpace({"a": Choice([1, 2, 3]), "b": Float(0.0, 1.0)})
+    config = {"a": 2, "b": 0.5}
+    assert (space.features(config) == space.encode(config)).all()
