@@ -3,7 +3,9 @@
 DARTS on NAS-Bench-201 is known to end in the all-``skip_connect`` cell (54.30% on CIFAR-10,
 Dong & Yang 2020). Two signals, reported together by :func:`collapse_report`:
 
-- the derived cell: the share of its edges that are ``skip_connect`` or ``none``;
+- the derived cell: the share of its edges that are ``skip_connect`` or ``none``, and whether
+  every edge is parameter-free (``avg_pool_3x3`` too: a short search on an easy task can end in
+  an all-pooling cell, which has no weights either and which the skip share misses);
 - the curvature of the validation loss w.r.t. the architecture parameters: RobustDARTS (Zela et
   al., ICLR 2020) shows that the dominant Hessian eigenvalue grows steadily before the derived
   cells degrade. :func:`hessian_eigenvalue` computes it by power iteration with Hessian-vector
@@ -23,6 +25,8 @@ from .errors import OneShotError
 
 #: Ops that make an edge parameter-free in the collapse sense.
 COLLAPSE_OPS = ("skip_connect", "none")
+#: Ops without weights of their own.
+PARAM_FREE_OPS = ("skip_connect", "none", "avg_pool_3x3")
 
 
 @dataclass(frozen=True)
@@ -31,6 +35,7 @@ class CollapseReport:
 
     Attributes:
         skip_share: share of the cell's edges that are ``skip_connect`` or ``none``.
+        param_free_share: share of the cell's edges without weights (skip, none, avg_pool).
         eigenvalue: the last dominant eigenvalue, or None when none was measured.
         eigenvalue_growth: RobustDARTS's ratio (see :func:`eigenvalue_growth`), or None.
         collapsed: whether any criterion fired.
@@ -42,6 +47,7 @@ class CollapseReport:
     eigenvalue_growth: float | None
     collapsed: bool
     reasons: tuple[str, ...]
+    param_free_share: float = 0.0
 
 
 def skip_share(config: Mapping[str, Any]) -> float:
@@ -78,6 +84,7 @@ def collapse_report(
     eigenvalues: Sequence[float] = (),
     max_skip_share: float = 0.5,
     max_eigenvalue_growth: float = 1.0 / 0.75,
+    max_param_free_share: float = 5 / 6,
     window: int = 2,
     lag: int = 2,
 ) -> CollapseReport:
@@ -91,6 +98,8 @@ def collapse_report(
             4 or more of the 6 edges; the best NAS-Bench-201 cells have at most 1 or 2).
         max_eigenvalue_growth: collapsed when :func:`eigenvalue_growth` exceeds this
             (RobustDARTS's 0.75 threshold on the inverse ratio).
+        max_param_free_share: collapsed when more than this share of edges has no weights
+            (skip, none, avg_pool; default: all 6 edges, a cell with no weights at all).
         window, lag: see :func:`eigenvalue_growth`.
 
     Example:
@@ -100,11 +109,21 @@ def collapse_report(
     """
     if not 0.0 <= max_skip_share < 1.0:
         raise OneShotError(f"`max_skip_share` must be in [0, 1), but got {max_skip_share!r}.")
+    if not 0.0 <= max_param_free_share < 1.0:
+        raise OneShotError(
+            f"`max_param_free_share` must be in [0, 1), but got {max_param_free_share!r}."
+        )
     share = skip_share(config)
+    free = sum(config[e] in PARAM_FREE_OPS for e in EDGES) / len(EDGES)
     reasons = []
     if share > max_skip_share:
         reasons.append(
             f"{share:.0%} of the cell's edges are skip_connect/none (more than {max_skip_share:.0%})"
+        )
+    if free > max_param_free_share:
+        reasons.append(
+            f"{free:.0%} of the cell's edges have no weights (skip_connect/none/avg_pool_3x3; "
+            f"more than {max_param_free_share:.0%})"
         )
     growth = eigenvalue_growth(eigenvalues, window=window, lag=lag) if eigenvalues else None
     if growth is not None and growth > max_eigenvalue_growth:
@@ -118,6 +137,7 @@ def collapse_report(
         eigenvalue_growth=growth,
         collapsed=bool(reasons),
         reasons=tuple(reasons),
+        param_free_share=free,
     )
 
 

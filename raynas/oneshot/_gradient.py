@@ -274,6 +274,7 @@ class GradientSearch(pl.LightningModule):
         loss = sum(self._train_losses) / max(1, len(self._train_losses))
         self.log("train_loss", loss)
         self.log("skip_share", report.skip_share)
+        self.log("param_free_share", report.param_free_share)
         self.log("collapsed", float(report.collapsed))
         if eigen is not None:
             self.log("eigenvalue", eigen)
@@ -282,6 +283,7 @@ class GradientSearch(pl.LightningModule):
             "train_loss": loss,
             "arch_str": arch_str(cell),
             "skip_share": report.skip_share,
+            "param_free_share": report.param_free_share,
             "eigenvalue": report.eigenvalue,
             "eigenvalue_growth": report.eigenvalue_growth,
             "collapsed": report.collapsed,

@@ -40,6 +40,24 @@ def test_none_counts_like_skip_and_the_threshold_is_strict():
     assert collapse_report(cell).collapsed
 
 
+def test_a_cell_without_any_weights_is_flagged_even_with_few_skips():
+    pools = {e: "avg_pool_3x3" for e in EDGES}  # what DARTS- derives on a short digits search
+    report = collapse_report(pools)
+    assert report.skip_share == 0.0 and report.param_free_share == 1.0
+    assert report.collapsed
+    assert report.reasons == (
+        "100% of the cell's edges have no weights (skip_connect/none/avg_pool_3x3; more than 83%)",
+    )
+    one_conv = dict(pools, edge_3_2="nor_conv_1x1")
+    assert collapse_report(one_conv).param_free_share == pytest.approx(5 / 6)
+    assert not collapse_report(one_conv).collapsed  # 5 of 6: still has weights
+    assert collapse_report(one_conv, max_param_free_share=0.5).collapsed
+    with pytest.raises(
+        OneShotError, match=r"`max_param_free_share` must be in \[0, 1\), but got 1"
+    ):
+        collapse_report(pools, max_param_free_share=1)
+
+
 def test_eigenvalue_growth_flags_a_healthy_cell_whose_curvature_explodes():
     cell = parse_arch_str(BEST_CELL)
     steady = collapse_report(cell, eigenvalues=[1.0, 1.05, 1.1, 1.1])
