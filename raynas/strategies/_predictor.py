@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import heapq
 import math
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
@@ -217,7 +218,8 @@ class PredictorGuided(Strategy):
 
     # -- bookkeeping --------------------------------------------------------------------------
     def _reset(self) -> None:
-        self._centers: list[np.ndarray] = []  # encodings of abandoned regions' best configs
+        self._centers: list[np.ndarray] = []  # encode() of abandoned regions' best configs
+        self._abandoned_mask: list[bool] = []  # per observation: near an abandoned region
         self._region_best: int | None = None  # best observation outside abandoned regions
         self._stale = 0  # results told since the region's best last improved
         self._jump = False  # whether the next ask explores far from the abandoned regions
@@ -230,7 +232,9 @@ class PredictorGuided(Strategy):
 
     def _observe(self, obs: Observation, index: int, replaced: bool) -> None:
         if not replaced:
-            self._features.append(self._encode(obs.key, obs.config))
+            x = self._encode(obs.key, obs.config)
+            self._features.append(x)
+            self._abandoned_mask.append(self._near_centers(x))
         if self.patience is None or self.multi_objective_wanted:
             return
         if not self._abandoned(index) and (
@@ -242,21 +246,30 @@ class PredictorGuided(Strategy):
         self._stale += 1
         if self._stale >= self.patience and self._region_best is not None:
             # the region has stopped improving: restart the local search somewhere else
-            self._centers.append(self._features[self._region_best])
-            candidates = [i for i in range(len(self._observations)) if not self._abandoned(i)]
+            n = self._space.encode_len
+            center = self._features[self._region_best][:n]
+            self._centers.append(center)
+            near = np.abs(np.asarray(self._features)[:, :n] - center).sum(axis=1) / 2
+            mask = np.asarray(self._abandoned_mask) | (near <= self.restart_radius)
+            self._abandoned_mask = mask.tolist()
             self._region_best = min(
-                candidates, key=lambda i: self._observations[i].rank_key(), default=None
+                np.flatnonzero(~mask).tolist(),
+                key=lambda i: self._observations[i].rank_key(),
+                default=None,
             )
             self._stale = 0
             self._jump = True
 
     def _abandoned(self, index: int) -> bool:
         """Whether an observation lies in a region the local search has given up on."""
-        return self._near_centers(self._features[index])
+        return self._abandoned_mask[index]
 
     def _near_centers(self, x: np.ndarray) -> bool:
+        if not self._centers:
+            return False
         n = self._space.encode_len  # distances count changed decisions: encode() entries only
-        return any(np.abs(x[:n] - c[:n]).sum() / 2 <= self.restart_radius for c in self._centers)
+        near = np.abs(np.asarray(self._centers) - x[:n]).sum(axis=1) / 2
+        return bool((near <= self.restart_radius).any())
 
     def _extra_state(self) -> dict[str, Any]:
         return {"fitted_on": self._fitted_on, "fit_seed": self._fit_seed, "jump": self._jump}
@@ -349,7 +362,9 @@ class PredictorGuided(Strategy):
             return []
         if not self.multi_objective_wanted:
             fresh = [o for o in obs if not self._abandoned(self._index[o.key])]
-            return sorted(fresh or obs, key=Observation.rank_key)[: self.num_crossover_parents]
+            return heapq.nsmallest(
+                self.num_crossover_parents, fresh or obs, key=Observation.rank_key
+            )
         pts = np.array([o.losses for o in obs], dtype=float)
         pts[~np.isfinite(pts)] = np.finfo(float).max
         viol = np.array([o.violation for o in obs])
