@@ -402,6 +402,9 @@ def _fit(spec: SearchSpec, restore: bool) -> Any:
     # scheduler included) is snapshotted every few seconds so a killed driver loses little.
     os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
     os.environ.setdefault("TUNE_GLOBAL_CHECKPOINT_S", "2")
+    # ...and those frequent snapshots are wanted: Tune's warning about them (once per trial
+    # checkpoint beyond `num_to_keep`) would flood the user's terminal
+    os.environ.setdefault("TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S", "0")
     # results are read back from each trial's result.json (report, export, resume)
     os.environ["TUNE_DISABLE_AUTO_CALLBACK_LOGGERS"] = "0"
     ensure_ray(spec.verbose, spec.hardware)
