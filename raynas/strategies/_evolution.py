@@ -8,7 +8,14 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from raynas.search_spaces import SearchSpace
-from raynas.strategies.base import ObjectiveSpec, Observation, Strategy, StrategyError
+from raynas.strategies.base import (
+    ObjectiveSpec,
+    Observation,
+    Strategy,
+    StrategyError,
+    check_population_size,
+    check_rate,
+)
 
 
 class RegularizedEvolution(Strategy):
@@ -53,12 +60,7 @@ class RegularizedEvolution(Strategy):
         crossover_rate: float = 0.0,
     ) -> None:
         super().__init__(space, objectives=objectives, seed=seed)
-        if isinstance(population_size, bool) or not isinstance(population_size, int):
-            raise StrategyError(f"`population_size` must be an int, but got {population_size!r}.")
-        if population_size < 2:
-            raise StrategyError(
-                f"`population_size` must be greater than or equal to 2, but got {population_size}."
-            )
+        check_population_size(population_size)
         if isinstance(sample_size, bool) or not isinstance(sample_size, int):
             raise StrategyError(f"`sample_size` must be an int, but got {sample_size!r}.")
         if not 1 <= sample_size <= population_size:
@@ -66,10 +68,7 @@ class RegularizedEvolution(Strategy):
                 f"`sample_size` must be between 1 and `population_size` ({population_size}), "
                 f"but got {sample_size}."
             )
-        if not isinstance(crossover_rate, (int, float)) or not 0.0 <= crossover_rate <= 1.0:
-            raise StrategyError(
-                f"`crossover_rate` must be a number in [0, 1], but got {crossover_rate!r}."
-            )
+        check_rate(crossover_rate, "crossover_rate")
         self.population_size = population_size
         self.sample_size = sample_size
         self.crossover_rate = float(crossover_rate)

@@ -9,7 +9,13 @@ import numpy as np
 
 from raynas.pareto import crowding_distance, non_dominated_ranks
 from raynas.search_spaces import SearchSpace
-from raynas.strategies.base import ObjectiveSpec, Observation, Strategy, StrategyError
+from raynas.strategies.base import (
+    ObjectiveSpec,
+    Observation,
+    Strategy,
+    check_population_size,
+    check_rate,
+)
 
 
 class MultiObjectiveEvolution(Strategy):
@@ -59,16 +65,8 @@ class MultiObjectiveEvolution(Strategy):
         crossover_rate: float = 0.3,
     ) -> None:
         super().__init__(space, objectives=objectives, seed=seed)
-        if isinstance(population_size, bool) or not isinstance(population_size, int):
-            raise StrategyError(f"`population_size` must be an int, but got {population_size!r}.")
-        if population_size < 2:
-            raise StrategyError(
-                f"`population_size` must be greater than or equal to 2, but got {population_size}."
-            )
-        if not isinstance(crossover_rate, (int, float)) or not 0.0 <= crossover_rate <= 1.0:
-            raise StrategyError(
-                f"`crossover_rate` must be a number in [0, 1], but got {crossover_rate!r}."
-            )
+        check_population_size(population_size)
+        check_rate(crossover_rate, "crossover_rate")
         self.population_size = population_size
         self.crossover_rate = float(crossover_rate)
         self._population: list[int] = []

@@ -479,6 +479,22 @@ class Strategy(ABC):
 
 
 # -- module helpers ------------------------------------------------------------------------------
+def check_population_size(population_size: Any) -> None:
+    """Raise :class:`StrategyError` unless ``population_size`` is an int >= 2."""
+    if isinstance(population_size, bool) or not isinstance(population_size, int):
+        raise StrategyError(f"`population_size` must be an int, but got {population_size!r}.")
+    if population_size < 2:
+        raise StrategyError(
+            f"`population_size` must be greater than or equal to 2, but got {population_size}."
+        )
+
+
+def check_rate(value: Any, name: str) -> None:
+    """Raise :class:`StrategyError` unless ``value`` is a number in [0, 1]."""
+    if not isinstance(value, (int, float)) or not 0.0 <= value <= 1.0:
+        raise StrategyError(f"`{name}` must be a number in [0, 1], but got {value!r}.")
+
+
 def _check_fidelity(fidelity: Any) -> float:
     if (
         isinstance(fidelity, bool)
