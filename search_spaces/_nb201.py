@@ -133,6 +133,12 @@ class NB201CellSpace(BuiltinSpace):
         ops: the candidate operations of every edge, a subset of :data:`OPS`.
         learning_rate, weight_decay, batch_size: a Domain (searched) or a plain value (fixed).
         optimizer, epochs: optional, likewise; absent from the config when None.
+        merge_isomorphic: whether :meth:`key` makes isomorphic cells one config (the
+            default: they compute the same function, so a search need not train both). Pass
+            ``False`` for hardware-aware searches: the network still runs a cell's dead
+            operations, so isomorphic cells differ in latency and energy, and each is a config
+            of its own. :meth:`function_key` stays isomorphism-aware either way, so a
+            predictor can still share what it learnt about accuracy between them.
 
     Example:
         >>> space = NB201CellSpace(input_shape=(1, 8, 8), num_classes=10, channels=4,
@@ -157,8 +163,14 @@ class NB201CellSpace(BuiltinSpace):
         batch_size: Domain | int = BATCH_SIZE,
         optimizer: Domain | str | None = None,
         epochs: Domain | int | None = None,
+        merge_isomorphic: bool = True,
     ) -> None:
         self.channels = check_int(channels, "channels", low=1)
+        if not isinstance(merge_isomorphic, bool):
+            raise SpaceDefinitionError(
+                f"`merge_isomorphic` must be True or False, but got {merge_isomorphic!r}."
+            )
+        self.merge_isomorphic = merge_isomorphic
         self.cells_per_stage = check_int(cells_per_stage, "cells_per_stage", low=0)
         if isinstance(ops, str) or not isinstance(ops, Sequence) or len(ops) == 0:
             raise SpaceDefinitionError(
@@ -211,7 +223,17 @@ class NB201CellSpace(BuiltinSpace):
         return unique_cell_str(self.validate(config))
 
     def key(self, config: Mapping[str, Any]) -> str:
-        """Canonical string: isomorphic cells with equal training values share it."""
+        """Canonical string: with ``merge_isomorphic`` (the default) isomorphic cells with equal
+        training values share it; without, only identical cells do."""
+        if self.merge_isomorphic:
+            return self.function_key(config)
+        config = self.validate(config)
+        rest = {k: v for k, v in config.items() if k not in EDGES}
+        rest["cell"] = arch_str(config)
+        return json.dumps(rest, sort_keys=True, separators=(",", ":"))
+
+    def function_key(self, config: Mapping[str, Any]) -> str:
+        """Isomorphic cells with equal training values share it, whatever ``merge_isomorphic``."""
         config = self.validate(config)
         rest = {k: v for k, v in config.items() if k not in EDGES}
         rest["cell"] = unique_cell_str(config)

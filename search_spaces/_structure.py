@@ -523,6 +523,16 @@ class SearchSpace(Struct):
         """A canonical string: equal for equivalent configs."""
         return json.dumps(self.validate(config), sort_keys=True, separators=(",", ":"))
 
+    def function_key(self, config: Mapping[str, Any]) -> str:
+        """Equal for configs that compute the same function, even where :meth:`key` tells them
+        apart (by default, :meth:`key` itself).
+
+        Such configs train to the same quality up to training noise but may differ in what the
+        hardware measures: an isomorphic NAS-Bench-201 cell still runs its dead operations.
+        Predictors (``PredictorGuided``) use it to share an observed accuracy between them.
+        """
+        return self.key(config)
+
     def encode(self, config: Mapping[str, Any]) -> np.ndarray:
         """A fixed-length numeric vector (length :attr:`encode_len`) for predictors."""
         return np.asarray(self.encode_node(self.validate(config)), dtype=np.float64)

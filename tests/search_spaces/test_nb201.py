@@ -357,3 +357,29 @@ def test_features_of_a_plain_space_are_its_encoding():
     space = SearchSpace({"a": Choice([1, 2, 3]), "b": Float(0.0, 1.0)})
     config = {"a": 2, "b": 0.5}
     assert (space.features(config) == space.encode(config)).all()
+
+
+def test_merge_isomorphic_false_keys_each_cell_but_keeps_the_function_key():
+    # node 2 is dead (its output edge is `none`), so these two cells compute the same function
+    # but the network still runs node 2's convolutions: a hardware-aware search must measure both
+    a = "|skip_connect~0|+|nor_conv_1x1~0|nor_conv_1x1~1|+|skip_connect~0|none~1|none~2|"
+    b = "|skip_connect~0|+|nor_conv_3x3~0|avg_pool_3x3~1|+|skip_connect~0|none~1|none~2|"
+    merged, apart = small(), small(merge_isomorphic=False)
+    ca, cb = merged.from_arch_str(a), merged.from_arch_str(b)
+    assert merged.key(ca) == merged.key(cb)
+    assert apart.key(ca) != apart.key(cb)
+    assert apart.function_key(ca) == apart.function_key(cb) == merged.key(ca)
+    assert apart.key(ca) == apart.key(apart.from_arch_str(a))  # stable
+
+
+def test_every_cell_is_its_own_config_without_merging():
+    space = small(merge_isomorphic=False)
+    configs = [space.from_arch_str(arch_str(dict(zip(EDGES, ops, strict=True))))
+               for ops in itertools.product(OPS, repeat=6)]
+    assert len({space.key(c) for c in configs}) == 15625
+    assert len({space.function_key(c) for c in configs}) == 6466
+
+
+def test_merge_isomorphic_must_be_a_bool():
+    with pytest.raises(SpaceDefinitionError, match=r"`merge_isomorphic` must be True or False, but got 'no'"):
+        small(merge_isomorphic="no")
