@@ -71,9 +71,10 @@ class PredictorGuided(Strategy):
     objective's loss, then
 
     * with probability ``local_rate`` takes the unseen one-decision mutations of the incumbent
-      (the best config; with several objectives a random member of the Pareto front) and
-      proposes the one with the best predicted mean: a predictor-ordered local search, which
-      finishes off a good region quickly;
+      (the best config) and proposes the one with the best predicted mean: a
+      predictor-ordered local search, which finishes off a good region quickly. With several
+      objectives it takes the unseen one-decision mutations of every member of the observed
+      Pareto front instead and ranks them by the acquisition below (a Pareto local search);
     * otherwise builds a candidate pool (``mutations_per_parent`` mutations of one or two
       decisions of each of the ``num_parents`` best configs, plus ``num_random`` random
       configs) and proposes the candidate with the best ``acquisition``: ``"its"``
@@ -89,7 +90,14 @@ class PredictorGuided(Strategy):
     "hvi"``; losses scaled to the observed ranges) or a random Chebyshev scalarization per ask
     (``"parego"``). Constrained objectives are predicted too, and candidates predicted to break
     a constraint rank after those predicted to keep it. Results without a finite loss
-    (infeasible, errored, NaN) are left out of the regression.
+    (infeasible, errored, NaN) are left out of the regression. With several objectives the
+    loss targets are not clipped: the front spans every value of each.
+
+    Configs of one function class (equal ``space.function_key``, e.g. isomorphic NAS-Bench-201
+    cells in a space that keys them apart for their hardware cost) share what they share: an
+    objective whose observed values agree within classes more closely than the models' residuals
+    (accuracy, not latency) is predicted for a candidate with observed equivalents as their mean,
+    with the within-class spread as its uncertainty.
 
     Args:
         space: the search space (``space.features`` supplies the inputs of the regressors).
@@ -101,14 +109,18 @@ class PredictorGuided(Strategy):
             ``"mlp"``, or a callable ``seed -> regressor`` with scikit-learn's ``fit``/``predict``.
         acquisition: ``"its"``, ``"ucb"``, ``"ei"`` or ``"mean"``.
         beta: exploration weight of ``"ucb"``.
-        local_rate: probability of a predictor-ordered local step.
+        local_rate: probability of a predictor-ordered local step; None: 0.5 with one
+            objective, 1.0 with several.
         num_parents: best configs whose mutations enter the pool.
         mutations_per_parent: mutations drawn from each parent.
         num_random: random configs in the pool.
         clip_quantile: quantile at which loss targets are clipped, or None.
         multi_objective: ``"hvi"`` or ``"parego"`` (with several objectives).
         refit_every: refit after this many new results; ``None`` refits after every result
-            while fewer than 100 were told, then after every ``n // 50``.
+            while fewer than 100 were told, then after every ``n // 50``. When the models are
+            refitted only every 10 or more results (from 500 results on by default), each kind
+            of candidates (local, pool) is generated and ranked once per fit and proposed best
+            first until the next fit, so :meth:`ask` stays cheap in long searches.
 
     Example:
         >>> from raynas.search_spaces import SearchSpace, Choice
@@ -135,7 +147,7 @@ class PredictorGuided(Strategy):
         regressor: str | Callable[[int], Any] = "ridge",
         acquisition: str = "its",
         beta: float = 1.0,
-        local_rate: float = 0.5,
+        local_rate: float | None = None,
         num_parents: int = 5,
         mutations_per_parent: int = 40,
         num_random: int = 100,
@@ -176,10 +188,14 @@ class PredictorGuided(Strategy):
             raise StrategyError(
                 f"`multi_objective` must be one of ['hvi', 'parego'], but got {multi_objective!r}."
             )
-        for name, v in (("local_rate", local_rate), ("beta", beta)):
+        checked: tuple[tuple[str, Any], ...] = (
+            ("local_rate", 0.0 if local_rate is None else local_rate),
+            ("beta", beta),
+        )
+        for name, v in checked:
             if isinstance(v, bool) or not isinstance(v, (int, float)) or v < 0:
                 raise StrategyError(f"`{name}` must be a number >= 0, but got {v!r}.")
-        if local_rate > 1:
+        if local_rate is not None and local_rate > 1:
             raise StrategyError(f"`local_rate` must be in [0, 1], but got {local_rate!r}.")
         if clip_quantile is not None and not (
             isinstance(clip_quantile, (int, float)) and 0 < clip_quantile <= 1
@@ -192,7 +208,7 @@ class PredictorGuided(Strategy):
         self.regressor = regressor
         self.acquisition = acquisition
         self.beta = float(beta)
-        self.local_rate = float(local_rate)
+        self._local_rate = None if local_rate is None else float(local_rate)
         self.num_parents = num_parents
         self.mutations_per_parent = mutations_per_parent
         self.num_random = num_random
@@ -216,6 +232,13 @@ class PredictorGuided(Strategy):
         self._features: list[np.ndarray] = []
         self._reset()
 
+    @property
+    def local_rate(self) -> float:
+        """Probability of a local step (resolved once the objectives are known)."""
+        if self._local_rate is not None:
+            return self._local_rate
+        return 1.0 if self.multi_objective_wanted else 0.5
+
     # -- bookkeeping --------------------------------------------------------------------------
     def _reset(self) -> None:
         self._centers: list[np.ndarray] = []  # encode() of abandoned regions' best configs
@@ -229,12 +252,21 @@ class PredictorGuided(Strategy):
         self._fitted_on = 0  # observations the models were fitted on
         self._fidelity_input = False  # whether the models take the fidelity as a last input
         self._fit_seed: int | None = None
+        self._classes: dict[str, list[int]] = {}  # space.function_key -> observation indices
+        self._finite = 0  # observations with every loss finite
+        # "local"/"pool" -> (stamp, candidates worst first): ranked once per fit in long searches
+        self._queues: dict[str, tuple[tuple[Any, ...], list[tuple[str, dict[str, Any]]]]] = {}
+        self._shared: dict[int, float] = {}  # objective -> within-class variance, if shared
 
     def _observe(self, obs: Observation, index: int, replaced: bool) -> None:
-        if not replaced:
+        if replaced:
+            self._finite = sum(all(map(math.isfinite, o.losses)) for o in self._observations)
+        else:
+            self._finite += all(map(math.isfinite, obs.losses))
             x = self._encode(obs.key, obs.config)
             self._features.append(x)
             self._abandoned_mask.append(self._near_centers(x))
+            self._classes.setdefault(self._space.function_key(obs.config), []).append(index)
         if self.patience is None or self.multi_objective_wanted:
             return
         if not self._abandoned(index) and (
@@ -272,11 +304,20 @@ class PredictorGuided(Strategy):
         return bool((near <= self.restart_radius).any())
 
     def _extra_state(self) -> dict[str, Any]:
-        return {"fitted_on": self._fitted_on, "fit_seed": self._fit_seed, "jump": self._jump}
+        return {
+            "fitted_on": self._fitted_on,
+            "fit_seed": self._fit_seed,
+            "jump": self._jump,
+            "queues": {k: [list(st), [c for _, c in q]] for k, (st, q) in self._queues.items()},
+        }
 
     def _load_extra_state(self, state: Mapping[str, Any]) -> None:
         self._fitted_on, self._fit_seed = int(state["fitted_on"]), state["fit_seed"]
         self._jump = bool(state["jump"])
+        self._queues = {
+            k: (tuple(st), [(self._space.key(c), dict(c)) for c in q])
+            for k, (st, q) in state.get("queues", {}).items()
+        }
         self._models = None
         if self._fit_seed is not None and self._fitted_on:
             self._fit(self._fitted_on, int(self._fit_seed))  # the same models as before saving
@@ -318,7 +359,11 @@ class PredictorGuided(Strategy):
             x, y = x_all[keep], y[keep]
             members: list[Any] = []
             if len(y) >= 2:
-                if self.clip_quantile is not None and self._objectives[j].constraint is None:
+                if (
+                    self.clip_quantile is not None
+                    and self._objectives[j].constraint is None
+                    and not self.multi_objective_wanted  # the front spans every value
+                ):
                     y = np.minimum(y, np.quantile(y, self.clip_quantile))
                 mu, sd = float(y.mean()), float(y.std()) or 1.0
                 z = (y - mu) / sd
@@ -332,11 +377,62 @@ class PredictorGuided(Strategy):
             models.append(members)
         self._models = models
         self._fitted_on, self._fit_seed = n, seed
+        self._shared = self._shared_objectives(n)
+
+    def _shared_objectives(self, n: int) -> dict[int, float]:
+        """Objectives that configs of one function class share, with their within-class variance.
+
+        An objective is shared when observed members of a class (same ``space.function_key``,
+        different ``key``) agree more closely than the models' residuals: accuracy is shared by
+        isomorphic cells, latency of their dead operations is not. Without two observed members
+        of any class nothing is shared.
+        """
+        shared: dict[int, float] = {}
+        mean, _ = self._predict(np.asarray(self._features[:n]))
+        for col, j in enumerate(self._modelled()):
+            ss, dof = 0.0, 0
+            for members in self._classes.values():
+                y = np.array([self._observations[i].losses[j] for i in members if i < n])
+                y = y[np.isfinite(y)]
+                if len(y) >= 2:
+                    ss += float(((y - y.mean()) ** 2).sum())
+                    dof += len(y) - 1
+            if not dof:
+                continue
+            y = np.array([o.losses[j] for o in self._observations[:n]], dtype=float)
+            keep = np.isfinite(y)
+            resid = float(np.mean((y[keep] - mean[keep, col]) ** 2)) if keep.any() else 0.0
+            if ss / dof < resid:
+                shared[j] = ss / dof
+        return shared
+
+    def _share(
+        self, candidates: list[tuple[str, dict[str, Any]]], mean: np.ndarray, std: np.ndarray
+    ) -> None:
+        """Predict shared objectives of candidates with observed equivalents from those (in place)."""
+        if not self._shared:
+            return
+        modelled = self._modelled()
+        for row, (_, config) in enumerate(candidates):
+            members = self._classes.get(self._space.function_key(config))
+            if not members:
+                continue
+            for col, j in enumerate(modelled):
+                if j not in self._shared:
+                    continue
+                y = np.array([self._observations[i].losses[j] for i in members])
+                y = y[np.isfinite(y)]
+                if len(y):
+                    mean[row, col] = y.mean()
+                    std[row, col] = math.sqrt(self._shared[j] * (1 + 1 / len(y)))
+
+    def _refit_interval(self) -> int:
+        n = len(self._observations)
+        return self.refit_every or (1 if n < 100 else n // 50)
 
     def _ensure_fitted(self) -> None:
         n = len(self._observations)
-        every = self.refit_every or (1 if n < 100 else n // 50)
-        if self._models is None or n - self._fitted_on >= every:
+        if self._models is None or n - self._fitted_on >= self._refit_interval():
             self._fit(n, int(self._rng.integers(2**31 - 1)))
 
     def _predict(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -429,18 +525,30 @@ class PredictorGuided(Strategy):
         return self._unseen(configs)
 
     def _local(self) -> list[tuple[str, dict[str, Any]]]:
+        size = max(8, 8 * self._space.decisions())
+        if self.multi_objective_wanted:
+            # Pareto local search: the unseen neighbours of the whole observed front
+            front = [o for o in self.pareto_front() if o.ok]
+            per = max(4, min(size, 1000 // max(len(front), 1)))
+            return self._unseen([m for o in front for m in self._mutations(o.config, per, 1)])
         inc = self._incumbent()
         if inc is None:
             return []
-        size = max(8, 8 * self._space.decisions())
         return self._unseen(self._mutations(inc.config, size, 1))
 
     # -- proposing ----------------------------------------------------------------------------
     def _propose(self) -> Mapping[str, Any]:
-        finite = sum(1 for o in self._observations if all(map(math.isfinite, o.losses)))
-        if len(self._observations) < self.num_initial or finite < 2:
+        if len(self._observations) < self.num_initial or self._finite < 2:
             return self.sample_new()
         self._ensure_fitted()
+        if not self._jump and self._refit_interval() >= 10:
+            # a long search: rank the candidates once per fit and propose them best first
+            kinds = ("local", "pool") if self._rng.random() < self.local_rate else ("pool",)
+            for kind in kinds:
+                config = self._from_queue(kind)
+                if config is not None:
+                    return config
+            return self.sample_new()
         if self._jump:  # a restart: the most promising random config far from the old regions
             self._jump = False
             far = [
@@ -456,10 +564,42 @@ class PredictorGuided(Strategy):
             candidates = local or self._pool()
         if not candidates:
             return self.sample_new()
+        scores = self._rank(candidates, greedy=bool(local))
+        return candidates[int(np.argmax(scores))][1]
+
+    def _rank(self, candidates: list[tuple[str, dict[str, Any]]], greedy: bool) -> np.ndarray:
+        """Acquisition scores of candidates (a local step ranks by the predicted mean)."""
         x = np.array([self._encode(k, c) for k, c in candidates])
         mean, std = self._predict(x)
-        scores = self._scores(mean, std, greedy=bool(local))
-        return candidates[int(np.argmax(scores))][1]
+        self._share(candidates, mean, std)
+        return self._scores(mean, std, greedy=greedy and not self.multi_objective_wanted)
+
+    def _from_queue(self, kind: str) -> dict[str, Any] | None:
+        """The best unseen candidate of this fit's ranked ``kind`` candidates, or None."""
+        if kind == "local":
+            if self.multi_objective_wanted:
+                anchor: Any = "\n".join(o.key for o in self.pareto_front())
+            else:
+                inc = self._incumbent()
+                anchor = None if inc is None else inc.key
+            stamp: tuple[Any, ...] = (self._fitted_on, anchor)
+        else:
+            stamp = (self._fitted_on,)
+        entry = self._queues.get(kind)
+        if entry is None or entry[0] != stamp:
+            candidates = self._local() if kind == "local" else self._pool()
+            order: Any = (
+                np.argsort(self._rank(candidates, greedy=kind == "local"), kind="stable")
+                if candidates
+                else []
+            )
+            entry = self._queues[kind] = (stamp, [candidates[i] for i in order])  # worst first
+        queue = entry[1]
+        while queue:
+            key, config = queue.pop()
+            if self.is_new(key):
+                return config
+        return None
 
     def _scores(self, mean: np.ndarray, std: np.ndarray, greedy: bool) -> np.ndarray:
         objs = self._require_objectives()

@@ -1,0 +1,107 @@
+"""PredictorGuided with several objectives: sharing within function classes, Pareto local search."""
+
+from __future__ import annotations
+
+import numpy as np
+from raynas.search_spaces import Choice, SearchSpace
+
+from raynas.strategies import PredictorGuided
+
+
+class DeadSpace(SearchSpace):
+    """``width`` decides the function; ``dead`` is computed but never used (it costs time only)."""
+
+    def __init__(self) -> None:
+        super().__init__({"width": Choice(list(range(8))), "dead": Choice(list(range(6)))})
+
+    def function_key(self, config):
+        return f"width={self.validate(config)['width']}"
+
+
+def metrics(config, rng):
+    acc = [60, 64, 70, 71, 75, 80, 81, 90][config["width"]] + 0.05 * rng.standard_normal()
+    return {"acc": acc, "latency": 1.0 + config["width"] + 3.0 * config["dead"] ** 0.5}
+
+
+def searched(space, seed, num_initial, n, rng):
+    """A two-objective PredictorGuided told ``n`` results of ``metrics``."""
+    s = PredictorGuided(
+        space, objectives=["acc:max", "latency:min"], seed=seed, num_initial=num_initial
+    )
+    for _ in range(n):
+        c = s.ask()
+        s.tell(c, metrics(c, rng))
+    return s
+
+
+def test_accuracy_is_shared_within_a_function_class_and_latency_is_not():
+    space, rng = DeadSpace(), np.random.default_rng(0)
+    s = searched(space, 0, 6, 30, rng)
+    s._fit(len(s.observations), 0)
+    assert set(s._shared) == {0}  # acc (loss column 0) only
+    assert s._shared[0] < 0.05  # the within-class variance of acc: its noise, 0.05 ** 2
+    # an unseen member of an observed class is predicted at the class's observed accuracy
+    seen = {o.key for o in s.observations}
+    config = next(
+        c
+        for w in range(8)
+        for d in range(6)
+        if space.key(c := {"width": w, "dead": d}) not in seen
+        and any(o.config["width"] == w for o in s.observations)
+    )
+    observed = [o.metrics["acc"] for o in s.observations if o.config["width"] == config["width"]]
+    mean, std = s._predict(np.array([space.features(config)]))
+    s._share([(space.key(config), config)], mean, std)
+    assert mean[0, 0] == np.mean([-a for a in observed])  # losses: -acc
+    assert 0 < std[0, 0] < 0.1
+
+
+def test_without_equivalents_nothing_is_shared():
+    space = SearchSpace({"width": Choice(list(range(8))), "dead": Choice(list(range(6)))})
+    s = searched(space, 0, 6, 20, np.random.default_rng(1))
+    s._fit(len(s.observations), 0)
+    assert s._shared == {}
+
+
+def test_several_objectives_default_to_pareto_local_search():
+    space = DeadSpace()
+    assert PredictorGuided(space, objectives=["acc:max", "latency:min"]).local_rate == 1.0
+    assert PredictorGuided(space, objectives=["acc:max"]).local_rate == 0.5
+    assert PredictorGuided(space, objectives=["acc:max"], local_rate=0.2).local_rate == 0.2
+    late = PredictorGuided(space)  # objectives from the Tune adapter, later
+    late.set_objectives(["acc:max", "latency:min"])
+    assert late.local_rate == 1.0
+
+
+def test_pareto_local_search_proposes_neighbours_of_the_front():
+    space, rng = DeadSpace(), np.random.default_rng(2)
+    s = searched(space, 3, 8, 8, rng)
+    front = [o.config for o in s.pareto_front()]
+    for _ in range(5):
+        c = s.ask()
+        assert any(sum(c[k] != f[k] for k in c) == 1 for f in front)
+        s.tell(c, metrics(c, rng))
+        front = [o.config for o in s.pareto_front()]
+
+
+def test_long_searches_rank_once_per_fit_and_keep_the_state_round_trip():
+    # refit_every >= 10 switches to ranked queues: one fit, then the best unseen candidates
+    from raynas.testing import conditional_space, synthetic_metrics
+
+    space = conditional_space()
+    s = PredictorGuided(space, objectives=["score"], seed=4, num_initial=5, refit_every=10)
+    for _ in range(25):
+        c = s.ask()
+        s.tell(c, synthetic_metrics(space, c))
+    assert s._queues  # the queue path ran
+    fits = s._fitted_on
+    twin = PredictorGuided(space, objectives=["score"], seed=99, num_initial=5, refit_every=10)
+    twin.load_state_dict(s.state_dict())
+    for _ in range(5):
+        a, b = s.ask(), twin.ask()
+        assert a == b
+        m = synthetic_metrics(space, a)
+        s.tell(a, m)
+        twin.tell(b, m)
+    assert len({o.key for o in s.observations}) == len(s.observations)  # no repeats
+    assert s._fitted_on > fits or len(s.observations) - fits < 10
