@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import math
+import threading
 from collections.abc import Mapping, Sequence
-from functools import partial
 from typing import Any
 
 from raynas.search_spaces import Repeat, SearchSpace, Struct, When
@@ -13,6 +14,10 @@ from raynas.strategies.base import ObjectiveSpec, Observation, Strategy, Strateg
 
 #: The loss hyperopt sees for infeasible results: worse than any real loss (TPE only ranks).
 _INFEASIBLE_LOSS = 1e300
+#: hyperopt's cap on the good trials and its linear-forgetting window (``tpe.DEFAULT_LF``).
+_LF = 25
+#: Serializes the swap of hyperopt's posterior builder (see ``TPE._suggest``).
+_POSTERIOR_LOCK = threading.Lock()
 
 
 def _no_objective(_: Any) -> float:  # hyperopt's Domain needs a function; it is never called
@@ -30,6 +35,15 @@ class TPE(Strategy):
     (warm starts) enter ``Trials`` the same way. Infeasible, errored and NaN results get a loss
     worse than every real one, so TPE ranks them last.
 
+    Long searches: hyperopt rebuilds its densities from every trial on each suggestion, so a
+    suggestion costs time linear in the history (about 0.1 s at 10,000 trials). Beyond
+    ``history`` told results TPE sees a window of them instead: every one of the good trials
+    hyperopt would use (the best ``min(ceil(gamma * sqrt(n)), 25)``, so the good density is
+    unchanged), the 25 most recent (those hyperopt's linear forgetting weighs fully), and a
+    uniform sample of the rest for the bad density; the window is redrawn whenever it has
+    grown by 5%. Past that point, when most of TPE's suggestions repeat configs (a nearly
+    exhausted space), a repeat is mutated at once instead of asking TPE ``retries`` times.
+
     Args:
         space: the search space.
         objectives: the first is optimized, further ones must be constraints.
@@ -41,6 +55,7 @@ class TPE(Strategy):
         gamma: fraction of results that form the good density.
         prior_weight: weight of the prior in the densities.
         retries: TPE suggestions tried before mutating a duplicate.
+        history: told results TPE models on in full; beyond, the window above. None: all.
 
     Example:
         >>> from raynas.search_spaces import SearchSpace, Float, Choice, When
@@ -67,6 +82,7 @@ class TPE(Strategy):
         gamma: float = 0.25,
         prior_weight: float = 1.0,
         retries: int = 8,
+        history: int | None = 250,
     ) -> None:
         super().__init__(space, objectives=objectives, seed=seed)
         for name, v, low in (
@@ -85,6 +101,13 @@ class TPE(Strategy):
         self.gamma = float(gamma)
         self.prior_weight = float(prior_weight)
         self.retries = retries
+        if history is not None and (
+            isinstance(history, bool) or not isinstance(history, int) or history < 2 * _LF + 1
+        ):
+            raise StrategyError(
+                f"`history` must be an int >= {2 * _LF + 1} or None, but got {history!r}."
+            )
+        self.history = history
         self._setup()
 
     # -- hyperopt objects (rebuilt after unpickling) ------------------------------------------
@@ -95,14 +118,19 @@ class TPE(Strategy):
         self._domain = base.Domain(_no_objective, self._expr)
         self._labels = sorted(self._domain.params)
         self._trials = Trials()
-        self._docs: dict[int, dict[str, Any]] = {}
+        self._docs: dict[int, dict[str, Any]] = {}  # every trial's document, by tid
         self._tids: dict[str, int] = {}
         self._next_tid = 0
+        self._window: list[int] | None = None  # tids in self._trials when windowed
+        self._window_gamma = self.gamma  # the gamma that keeps hyperopt's good set
+        self._posterior: tuple[float, Any] | None = None  # hyperopt's posterior graph, by gamma
+        self._dup_rate = 0.0  # moving share of first suggestions that repeat a config
+        self._low_fidelity = False  # whether any told result is of a fidelity below 1
 
     def __getstate__(self) -> dict[str, Any]:
         state = self.__dict__.copy()
         state["_tpe_docs"] = self._extra_state()
-        for name in ("_expr", "_domain", "_trials", "_docs"):
+        for name in ("_expr", "_domain", "_trials", "_docs", "_posterior"):
             state.pop(name, None)
         return state
 
@@ -122,7 +150,7 @@ class TPE(Strategy):
         vals = {k: v[0] for k, v in doc["misc"]["vals"].items() if len(v)}
         return self._space.validate(space_eval(self._expr, vals))
 
-    def _insert(self, tid: int, vals: Mapping[str, Any]) -> dict[str, Any]:
+    def _insert(self, tid: int, vals: Mapping[str, Any], refresh: bool = True) -> dict[str, Any]:
         from hyperopt import base
 
         misc = {
@@ -133,14 +161,84 @@ class TPE(Strategy):
             "vals": {k: ([vals[k]] if k in vals else []) for k in self._labels},
         }
         doc = self._trials.new_trial_docs([tid], [None], [{"status": base.STATUS_NEW}], [misc])
-        return self._add(doc[0])
+        return self._add(doc[0], refresh)
 
-    def _add(self, doc: Mapping[str, Any]) -> dict[str, Any]:
+    def _add(self, doc: Mapping[str, Any], refresh: bool = True) -> dict[str, Any]:
         self._trials.insert_trial_docs([doc])  # stores a copy
-        self._trials.refresh()
+        if refresh:
+            self._trials.refresh()
         stored = self._trials._dynamic_trials[-1]
         self._docs[stored["tid"]] = stored
+        if self._window is not None:
+            self._window.append(stored["tid"])
         return stored
+
+    # -- a window on long histories -----------------------------------------------------------
+    def _told_loss(self, tid: int) -> float | None:
+        loss = self._docs[tid]["result"].get("loss")
+        return None if loss is None else float(loss)
+
+    def _update_window(self) -> None:
+        """Redraw the window of trials TPE sees once the history outgrows ``history``."""
+        if self.history is None:
+            return
+        n = len(self._observations)  # each told result has exactly one document
+        if n <= self.history:
+            return
+        good = min(math.ceil(self.gamma * math.sqrt(n)), _LF)
+        if self._window is not None and len(self._window) < 1.05 * self._window_size and (
+            good == self._window_good
+        ):
+            return
+        told = [t for t in self._docs if self._told_loss(t) is not None]
+        best = sorted(told, key=lambda t: (self._told_loss(t), t))[:good]
+        recent = sorted(told)[-_LF:]
+        keep = set(best) | set(recent) | {t for t in self._docs if self._told_loss(t) is None}
+        rest = [t for t in told if t not in keep]
+        fill = max(self.history - len(keep), 0)
+        if fill < len(rest):
+            rest = self._rng.choice(rest, size=fill, replace=False).tolist()
+        self._build_window(sorted(keep | set(rest)), good)
+
+    def _build_window(self, tids: list[int], good: int, size: int | None = None) -> None:
+        from hyperopt import Trials
+
+        self._trials = Trials()
+        self._trials.insert_trial_docs([self._docs[t] for t in tids])  # copies
+        self._trials.refresh()
+        for stored in self._trials._dynamic_trials:
+            self._docs[stored["tid"]] = stored
+        size = len(tids) if size is None else size
+        self._window, self._window_size, self._window_good = list(tids), size, good
+        # hyperopt keeps min(ceil(gamma * sqrt(len(window))), 25) good trials: this gamma keeps
+        # exactly `good` of them while the window grows by up to 5% (`good` <= 25 < 41)
+        self._window_gamma = good / math.sqrt(1.05 * size)
+
+    def _suggest(self, seed: int) -> dict[str, Any]:
+        """One hyperopt TPE suggestion, reusing its posterior graph between calls.
+
+        ``tpe.suggest`` rebuilds the graph on every call (most of its cost on short histories);
+        the graph depends only on the space, ``prior_weight`` and gamma, so it is built once
+        per gamma and handed to ``tpe.suggest`` through its module-level builder.
+        """
+        from hyperopt import tpe
+
+        gamma = self._window_gamma if self._window is not None else self.gamma
+        if self._posterior is None or self._posterior[0] != gamma:
+            graph = tpe.build_posterior_wrapper(self._domain, self.prior_weight, gamma)
+            self._posterior = (gamma, graph)
+        graph = self._posterior[1]
+        with _POSTERIOR_LOCK:
+            original = tpe.build_posterior_wrapper
+            tpe.build_posterior_wrapper = lambda *_: graph
+            try:
+                return tpe.suggest(
+                    [self._next_tid], self._domain, self._trials, seed,
+                    prior_weight=self.prior_weight, n_startup_jobs=self.n_startup,
+                    n_EI_candidates=self.n_ei_candidates, gamma=gamma, verbose=False,
+                )[0]
+            finally:
+                tpe.build_posterior_wrapper = original
 
     def _inject(self, config: Mapping[str, Any], key: str) -> None:
         """Enter a config TPE did not suggest into the trials."""
@@ -151,22 +249,18 @@ class TPE(Strategy):
 
     # -- strategy hooks -----------------------------------------------------------------------
     def _propose(self) -> Mapping[str, Any]:
-        from hyperopt import tpe
-
-        algo = partial(
-            tpe.suggest,
-            prior_weight=self.prior_weight,
-            n_startup_jobs=self.n_startup,
-            n_EI_candidates=self.n_ei_candidates,
-            gamma=self.gamma,
-            verbose=False,
-        )
+        self._update_window()
+        retries = self.retries
+        if self._window is not None and self._dup_rate > 0.5:
+            retries = 1  # a nearly exhausted space: mutate a repeat at once
         last: dict[str, Any] | None = None
-        for _ in range(self.retries):
+        for attempt in range(retries):
             seed = int(self._rng.integers(2**31 - 1))
-            doc = algo([self._next_tid], self._domain, self._trials, seed)[0]
+            doc = self._suggest(seed)
             config = self._config_of(doc)
             key = self._space.key(config)
+            if attempt == 0 and self._window is not None:
+                self._dup_rate = 0.9 * self._dup_rate + 0.1 * (not self.is_new(key))
             if self.is_new(key):
                 self._add(doc)
                 self._tids[key] = self._next_tid
@@ -187,7 +281,13 @@ class TPE(Strategy):
             tid = self._tids[obs.key]
         doc = self._docs[tid]
         doc["state"] = base.JOB_STATE_DONE
-        if obs.fidelity < 1.0 or any(o.fidelity < 1.0 for o in self._observations):
+        if self._window is not None and tid not in self._window:
+            self._add(doc)  # told after it left the window (or never entered it)
+            doc = self._docs[tid]
+        if replaced:
+            self._low_fidelity = any(o.fidelity < 1.0 for o in self._observations)
+        self._low_fidelity = self._low_fidelity or obs.fidelity < 1.0
+        if self._low_fidelity:
             self._rank_losses()
         else:
             loss = obs.losses[0] if obs.ok else _INFEASIBLE_LOSS
@@ -208,24 +308,36 @@ class TPE(Strategy):
 
     def _extra_state(self) -> dict[str, Any]:
         docs = []
-        for doc in self._trials._dynamic_trials:
+        for tid in sorted(self._docs):
+            doc = self._docs[tid]
             vals = {k: _plain(v[0]) for k, v in doc["misc"]["vals"].items() if len(v)}
             loss = doc["result"].get("loss")
             docs.append([doc["tid"], vals, doc["state"], None if loss is None else float(loss)])
-        return {"docs": docs, "tids": dict(self._tids), "next_tid": self._next_tid}
+        window = None
+        if self._window is not None:
+            window = [self._window, self._window_size, self._window_good]
+        return {
+            "docs": docs, "tids": dict(self._tids), "next_tid": self._next_tid,
+            "window": window, "dup_rate": self._dup_rate,
+        }
 
     def _load_extra_state(self, state: Mapping[str, Any]) -> None:
         from hyperopt import base
 
         self._setup()
         for tid, vals, job_state, loss in state["docs"]:
-            doc = self._insert(int(tid), vals)
+            doc = self._insert(int(tid), vals, refresh=False)
             doc["state"] = job_state
             if loss is not None:
                 doc["result"] = {"loss": loss, "status": base.STATUS_OK}
         self._trials.refresh()
         self._tids = {str(k): int(v) for k, v in state["tids"].items()}
         self._next_tid = int(state["next_tid"])
+        self._dup_rate = float(state.get("dup_rate", 0.0))
+        self._low_fidelity = any(o.fidelity < 1.0 for o in self._observations)
+        if state.get("window") is not None:
+            tids, size, good = state["window"]
+            self._build_window([int(t) for t in tids], int(good), int(size))
 
 
 def _plain(v: Any) -> Any:

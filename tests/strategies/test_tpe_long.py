@@ -1,0 +1,79 @@
+"""TPE on long histories: the cached posterior graph and the window of trials hyperopt sees."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from raynas.strategies import TPE, StrategyError
+from raynas.testing import conditional_space, synthetic_metrics
+
+hyperopt = pytest.importorskip("hyperopt")
+
+
+def _told(n: int, **kwargs) -> TPE:
+    space = conditional_space()
+    s = TPE(space, objectives=["score"], seed=0, n_startup=5, **kwargs)
+    for _ in range(n):
+        c = s.ask()
+        s.tell(c, synthetic_metrics(space, c))
+    return s
+
+
+def _vals(doc):
+    return {k: v for k, v in doc["misc"]["vals"].items() if v}
+
+
+def test_the_cached_posterior_suggests_what_hyperopt_suggests():
+    from hyperopt import tpe
+
+    s = _told(40)
+    for seed in range(5):
+        ours = s._suggest(seed)
+        theirs = tpe.suggest(
+            [s._next_tid],
+            s._domain,
+            s._trials,
+            seed,
+            prior_weight=s.prior_weight,
+            n_startup_jobs=s.n_startup,
+            n_EI_candidates=s.n_ei_candidates,
+            gamma=s.gamma,
+            verbose=False,
+        )[0]
+        assert _vals(ours) == _vals(theirs)
+    assert tpe.build_posterior_wrapper.__name__ == "build_posterior_wrapper"  # restored
+
+
+def test_a_long_history_is_windowed_and_keeps_every_good_trial():
+    s = _told(140, history=60)
+    assert s._window is not None
+    told = [t for t in s._docs if s._told_loss(t) is not None]
+    assert len(told) == 140
+    good = min(math.ceil(s.gamma * math.sqrt(len(told))), 25)
+    best = sorted(told, key=lambda t: (s._told_loss(t), t))[:good]
+    in_window = {d["tid"] for d in s._trials.trials}
+    assert set(best) <= in_window  # the good density is the one of the whole history
+    assert set(sorted(told)[-25:]) <= in_window  # so are the most recent trials
+    assert len(in_window) < 0.8 * len(told)
+    # hyperopt keeps exactly `good` trials as good ones with the window's gamma
+    assert min(math.ceil(s._window_gamma * math.sqrt(len(in_window))), 25) == good
+
+
+def test_a_windowed_search_survives_the_state_round_trip():
+    s = _told(130, history=60)
+    twin = TPE(conditional_space(), objectives=["score"], seed=5, n_startup=5, history=60)
+    twin.load_state_dict(s.state_dict())
+    for _ in range(3):
+        a, b = s.ask(), twin.ask()
+        assert a == b
+        m = synthetic_metrics(conditional_space(), a)
+        s.tell(a, m)
+        twin.tell(b, m)
+    assert len({o.key for o in s.observations}) == len(s.observations)
+
+
+def test_history_must_leave_room_for_the_good_and_recent_trials():
+    with pytest.raises(StrategyError, match=r"`history` must be an int >= 51 or None, but got 10"):
+        TPE(conditional_space(), history=10)
