@@ -41,6 +41,7 @@ Usage (from the project root)::
 from __future__ import annotations
 
 import argparse
+import json
 import math
 import os
 import sys
@@ -69,13 +70,10 @@ def make_space(dedup: str) -> Any:
     """The NAS-Bench-201 cell space with fixed training values (only the 6 edges are searched)."""
     from raynas.search_spaces import NB201CellSpace
 
-    space = NB201CellSpace(
+    return NB201CellSpace(
         input_shape=(3, 32, 32), num_classes=10, learning_rate=0.1, weight_decay=5e-4,
-        batch_size=256,
+        batch_size=256, merge_isomorphic=dedup != "cell",
     )
-    if dedup == "cell":
-        space.key = lambda config: space.to_arch_str(space.validate(config))  # type: ignore[method-assign]
-    return space
 
 
 def load(args: argparse.Namespace) -> dict[str, Any]:
@@ -233,6 +231,8 @@ def run_all(tasks: list[tuple], jobs: int) -> list[tuple]:
 
 
 def single_objective(args: argparse.Namespace, methods: list[str]) -> None:
+    if args.dedup == "auto":  # accuracy is a property of the function: isomorphic cells are one
+        args = argparse.Namespace(**{**vars(args), "dedup": "iso"})
     checkpoints = sorted({*args.budgets, args.budget})
     objectives = [f"{args.signal}:max"]
     seeds = range(args.seed0, args.seed0 + args.seeds)
@@ -255,13 +255,16 @@ def single_objective(args: argparse.Namespace, methods: list[str]) -> None:
 
 
 def multi_objective(args: argparse.Namespace, methods: list[str]) -> None:
+    if args.dedup == "auto":  # latency is measured per cell, so every cell is its own config
+        args = argparse.Namespace(**{**vars(args), "dedup": "cell"})
     objectives = [f"{args.signal}:max", f"{args.mo_cost}:min"]
     seeds = range(args.seed0, args.seed0 + (args.mo_seeds or args.seeds))
     tasks = [(m, s, args.mo_budget, objectives, args) for m in methods for s in seeds]
     results = run_all(tasks, args.jobs)
     b = load(args)
     print(f"\n## multi objective: `{args.signal}` (max) vs `{args.mo_cost}` (min), "
-          f"{args.mo_budget} queries, {len(seeds)} seeds; true front: {len(b['front'])} cells")
+          f"{args.mo_budget} queries, {len(seeds)} seeds, dedup: {args.dedup}; "
+          f"true front: {len(b['front'])} cells")
     print("| method | HV ratio | front recall (cells) | front recall (iso classes) | s/run |")
     print("| --- | --- | --- | --- | --- |")
     for m in methods:
@@ -288,7 +291,8 @@ def speed(args: argparse.Namespace, methods: list[str]) -> None:
     order = np.random.default_rng(0).permutation(len(bench))[: args.speed_n]
     configs = [bench.config(int(i)) for i in order]
     metrics = [bench.query(c) for c in configs]
-    print(f"\n## speed: ask() and tell() after {args.speed_n} told results (ms, median / max)")
+    print(f"\n## speed: ask() and tell() after {args.speed_n} told results "
+          f"(ms, median / mean / max over {args.speed_reps} asks after one warm-up ask)")
     print("| strategy | ask | tell |")
     print("| --- | --- | --- |")
     for m in methods:
@@ -300,9 +304,10 @@ def speed(args: argparse.Namespace, methods: list[str]) -> None:
         for c, mt in zip(configs, metrics, strict=True):
             s.tell(c, mt)
         fill = time.perf_counter() - t0
+        c = s.ask()  # warm-up: imports (scikit-learn, hyperopt) happen once per process
+        s.tell(c, bench.query(c))
         asks, tells = [], []
-        reps = 5 if m == "tpe" else 40
-        for _ in range(reps):
+        for _ in range(args.speed_reps):
             t = time.perf_counter()
             c = s.ask()
             asks.append(time.perf_counter() - t)
@@ -311,7 +316,8 @@ def speed(args: argparse.Namespace, methods: list[str]) -> None:
             s.tell(c, mt)
             tells.append(time.perf_counter() - t)
         a, t_ = 1e3 * np.array(asks), 1e3 * np.array(tells)
-        print(f"| {m} | {np.median(a):.2f} / {a.max():.1f} | {np.median(t_):.2f} / {t_.max():.1f} |"
+        print(f"| {m} | {np.median(a):.2f} / {a.mean():.2f} / {a.max():.1f} | "
+              f"{np.median(t_):.2f} / {t_.mean():.2f} / {t_.max():.1f} |"
               f"  (telling {args.speed_n} took {fill:.1f} s)")
 
 
@@ -396,17 +402,31 @@ def main(argv: Sequence[str] | None = None) -> None:
     p.add_argument("--mo-budget", type=int, default=300)
     p.add_argument("--mo-seeds", type=int, default=None)
     p.add_argument("--speed-n", type=int, default=10_000)
+    p.add_argument("--speed-reps", type=int, default=400, help="timed asks per strategy")
     p.add_argument("--parts", default="so,mo,speed", help="any of so, mo, speed")
-    p.add_argument("--dedup", choices=["iso", "cell"], default="iso")
+    p.add_argument(
+        "--dedup", choices=["auto", "iso", "cell"], default="auto",
+        help="auto: iso for the single-objective part, cell for the multi-objective part",
+    )
     p.add_argument(
         "--repeats", choices=["count", "free"], default="count",
         help="whether a peer's repeated query spends budget",
+    )
+    p.add_argument(
+        "--set", action="append", default=[], metavar="STRATEGY.ARG=JSON",
+        help="override a raynas strategy's argument, e.g. predictor.local_rate=1.0",
     )
     p.add_argument("--jobs", type=int, default=1, help="worker processes")
     p.add_argument("--tune", action="store_true", help="run the strategies through tune.Tuner")
     p.add_argument("--tune-storage", default="/tmp/raynas_search_efficiency")
     args = p.parse_args(argv)
     args.budgets = [int(x) for x in args.budgets.split(",") if x]
+    for item in args.set:
+        name, _, value = item.partition("=")
+        strategy, _, arg = name.partition(".")
+        if not arg or not value:
+            p.error(f"--set wants STRATEGY.ARG=JSON, e.g. predictor.local_rate=1.0; got {item!r}")
+        STRATEGY_ARGS.setdefault(strategy, {})[arg] = json.loads(value)
     split = lambda s: [x for x in s.split(",") if x]  # noqa: E731
     print(f"# search efficiency on {args.table} ({' '.join(sys.argv[1:])})")
     if args.tune:
