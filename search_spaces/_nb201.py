@@ -134,9 +134,11 @@ class NB201CellSpace(BuiltinSpace):
         learning_rate, weight_decay, batch_size: a Domain (searched) or a plain value (fixed).
         optimizer, epochs: optional, likewise; absent from the config when None.
         merge_isomorphic: whether :meth:`key` makes isomorphic cells one config (the
-            default: they compute the same function, so a search need not train both). Pass
-            ``False`` for hardware-aware searches: the network still runs a cell's dead
-            operations, so isomorphic cells differ in latency and energy, and each is a config
+            default: they compute the same function, so a search need not train both). raynas'
+            ONNX export drops a cell's dead operations, so isomorphic cells also measure the
+            same on hardware. Pass ``False`` where the cost is measured on the network with its
+            dead operations, as in NAS-Bench-201's and HW-NAS-Bench's latency tables (or eager
+            PyTorch): there isomorphic cells differ in latency and energy, and each is a config
             of its own. :meth:`function_key` stays isomorphism-aware either way, so a
             predictor can still share what it learnt about accuracy between them.
 

@@ -383,3 +383,21 @@ def test_every_cell_is_its_own_config_without_merging():
 def test_merge_isomorphic_must_be_a_bool():
     with pytest.raises(SpaceDefinitionError, match=r"`merge_isomorphic` must be True or False, but got 'no'"):
         small(merge_isomorphic="no")
+
+
+@pytest.mark.slow
+def test_the_onnx_export_drops_dead_operations_so_isomorphic_cells_measure_alike():
+    # why merge_isomorphic=True is right for raynas' own hardware measurements
+    onnx = pytest.importorskip("onnx")
+    from raynas.hardware._export import _export_dynamo
+
+    space = small()
+    graphs = []
+    for a in (
+        "|skip_connect~0|+|none~0|none~1|+|skip_connect~0|none~1|none~2|",
+        "|skip_connect~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|skip_connect~0|none~1|none~2|",
+    ):
+        model = space.build(space.from_arch_str(a)).eval()
+        graph = onnx.load_model_from_string(_export_dynamo(model, torch.zeros(1, 1, 8, 8), 18))
+        graphs.append(sorted(n.op_type for n in graph.graph.node))
+    assert graphs[0] == graphs[1]
