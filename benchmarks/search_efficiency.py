@@ -7,27 +7,26 @@ accuracy); for the cell with the best signal among the first B distinct queries 
 
 Budgets count queries: every trial a method asks for is one query, as every trial costs a
 training in a real search (`--repeats count`, the default, and Optuna's `n_trials`). raynas
-strategies never ask twice for a cell, nor, with `--dedup iso` (the default), for a cell isomorphic
-to one asked before; the peers (Optuna, hyperopt) do not deduplicate, so their repeats spend
-budget. With `--repeats free` a repeat is answered again without spending budget (a cache in front
-of the peers); with `--dedup cell` only identical arch strings are repeats.
+strategies never ask twice for the same config; the peers (Optuna, hyperopt) do not deduplicate,
+so their repeats spend budget. With `--repeats free` a repeat is answered again without spending
+budget (a cache in front of the peers).
+
+Keying (`--dedup`, default `auto`): the single-objective part keys isomorphic cells together
+(`iso`: they compute the same function, so a raynas strategy never pays for a second member of a
+class; a peer's repeat within a class is answered with the class's first value). The
+multi-objective part keys every cell apart (`cell`, `NB201CellSpace(merge_isomorphic=False)`):
+the latency table measures a cell's dead operations too, so isomorphic cells differ in latency
+(the 250 identity-equivalent cells range from 0.029 to 0.40 of the maximum), and the true front
+holds 37 cells in 31 classes. Under `iso` keying a strategy gets one member of each class, the
+first it asks, which caps front recall by cells. The issue's peer figures match `cell` keying.
 
 Multi-objective part: validation accuracy vs `--mo-cost` latency (`lat_ms_pixel3`) for
 `--mo-budget` queries: hypervolume of the evaluated cells in (1 - acc/100, latency / max latency)
 with reference (1, 1), divided by the hypervolume of the whole table, and front recall (share of
-the table's true Pareto-front cells that were evaluated).
+the table's true Pareto-front cells that were evaluated, and of their isomorphism classes).
 
-Keying and the multi-objective part: with `--dedup iso` one isomorphism class is one query, but
-isomorphic NAS-Bench-201 cells are not equal in `lat_ms_pixel3` (a cell's dead operations are
-measured too: the 250 identity-equivalent cells of one class range from 0.029 to 0.40 of the
-maximum latency), and the true front holds 37 cells in 31 classes. A raynas strategy gets one
-member of each class, the first it asks, so front recall by cells is capped (at most 31 of 37,
-in practice far lower: 21 of the 37 front cells sit in classes of 2 to 250 members) and a class
-can be spent on its slow member. A peer's repeat within a class is answered with the class's
-first value, so the peers are keyed the same way. `--dedup cell` keys every part by the exact
-cell; the table then prints both figures (cells and iso classes) under that keying.
-
-Speed part: ask() and tell() times of each strategy after 10,000 told results.
+Speed part: ask() and tell() times of each strategy after 10,000 told results (every cell keyed
+apart, so 15,625 distinct configs): median, mean and max over `--speed-reps` asks.
 
 Usage (from the project root)::
 
