@@ -186,8 +186,10 @@ class TPE(Strategy):
         if n <= self.history:
             return
         good = min(math.ceil(self.gamma * math.sqrt(n)), _LF)
-        if self._window is not None and len(self._window) < 1.05 * self._window_size and (
-            good == self._window_good
+        if (
+            self._window is not None
+            and len(self._window) < 1.05 * self._window_size
+            and (good == self._window_good)
         ):
             return
         told = [t for t in self._docs if self._told_loss(t) is not None]
@@ -233,9 +235,15 @@ class TPE(Strategy):
             tpe.build_posterior_wrapper = lambda *_: graph
             try:
                 return tpe.suggest(
-                    [self._next_tid], self._domain, self._trials, seed,
-                    prior_weight=self.prior_weight, n_startup_jobs=self.n_startup,
-                    n_EI_candidates=self.n_ei_candidates, gamma=gamma, verbose=False,
+                    [self._next_tid],
+                    self._domain,
+                    self._trials,
+                    seed,
+                    prior_weight=self.prior_weight,
+                    n_startup_jobs=self.n_startup,
+                    n_EI_candidates=self.n_ei_candidates,
+                    gamma=gamma,
+                    verbose=False,
                 )[0]
             finally:
                 tpe.build_posterior_wrapper = original
@@ -317,8 +325,11 @@ class TPE(Strategy):
         if self._window is not None:
             window = [self._window, self._window_size, self._window_good]
         return {
-            "docs": docs, "tids": dict(self._tids), "next_tid": self._next_tid,
-            "window": window, "dup_rate": self._dup_rate,
+            "docs": docs,
+            "tids": dict(self._tids),
+            "next_tid": self._next_tid,
+            "window": window,
+            "dup_rate": self._dup_rate,
         }
 
     def _load_extra_state(self, state: Mapping[str, Any]) -> None:
