@@ -147,13 +147,26 @@ class ReinforceController(Strategy):
             out[path] = {label: float(q) for label, q in zip(labels, p, strict=True)}
         return out
 
+    def _draw(self, slot: _Slot) -> int:
+        """An action of ``slot`` drawn from the policy.
+
+        The same draw as ``rng.choice(slot.n, p=probs)`` (numpy inverts the normalized
+        cumulative distribution at one uniform), with the distribution cached until the policy
+        next changes: a search that keeps drawing repeats pays for one ``exp`` per change.
+        """
+        cdf = self._cdfs.get(slot.offset)
+        if cdf is None:
+            cdf = np.cumsum(self._probs(slot))
+            cdf /= cdf[-1]
+            self._cdfs[slot.offset] = cdf
+        return int(cdf.searchsorted(self._rng.random(), side="right"))
+
     def _sample(self, node: Any, path: str) -> Any:
         if isinstance(node, Domain):
             slot = self._slots.get(path)
             if slot is None:
                 return node.sample(self._rng)
-            a = int(self._rng.choice(slot.n, p=self._probs(slot)))
-            return slot.value(a, self._rng, self.bins)
+            return slot.value(self._draw(slot), self._rng, self.bins)
         if isinstance(node, Struct):
             out: dict[str, Any] = {}
             for name, f in node.fields.items():
@@ -166,7 +179,7 @@ class ReinforceController(Strategy):
         count_slot = self._slots.get(path + "#count")
         n = node.min_count
         if count_slot is not None:
-            n = count_slot.values[int(self._rng.choice(count_slot.n, p=self._probs(count_slot)))]
+            n = count_slot.values[self._draw(count_slot)]
         return [self._sample(node.item, f"{path}[{i}]") for i in range(n)]
 
     def _actions(self, node: Any, value: Any, path: str, out: list[tuple[_Slot, int]]) -> None:
@@ -189,6 +202,7 @@ class ReinforceController(Strategy):
     # -- strategy hooks -----------------------------------------------------------------------
     def _reset(self) -> None:
         self._logits = np.zeros(self._size)
+        self._cdfs: dict[int, np.ndarray] = {}  # slot offset -> cumulative policy, until it changes
         self._m = np.zeros(self._size)
         self._v = np.zeros(self._size)
         self._steps = 0
@@ -243,6 +257,7 @@ class ReinforceController(Strategy):
         m_hat = self._m / (1 - b1**self._steps)
         v_hat = self._v / (1 - b2**self._steps)
         self._logits += self.learning_rate * m_hat / (np.sqrt(v_hat) + 1e-8)
+        self._cdfs.clear()
 
 
 def _join(path: str, name: str) -> str:

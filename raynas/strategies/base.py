@@ -347,9 +347,9 @@ class Strategy(ABC):
     ) -> dict[str, Any] | None:
         """Call ``make`` until it returns an unseen config (validated), or None after ``tries``."""
         for _ in range(tries):
-            config = self._space.validate(make())
-            if self.is_new(self._space.key(config)):
-                return config
+            config = make()
+            if self.is_new(self._space.key(config)):  # key() validates: a repeat costs one pass
+                return self._space.validate(config)
         return None
 
     def sample_new(self) -> dict[str, Any]:
