@@ -35,6 +35,8 @@ Usage (from the project root)::
         --strategies random,evolution,tpe,reinforce,predictor --jobs 2
     # the same objective through tune.Tuner and the raynas Searcher adapter:
     python benchmarks/search_efficiency.py --table ... --tune --seeds 3 --strategies evolution
+    # the multi-objective part through tune.Tuner (two metrics and modes in the adapter):
+    python benchmarks/search_efficiency.py --table ... --latency ... --tune --parts mo --seeds 5
 """
 
 from __future__ import annotations
@@ -329,12 +331,11 @@ def _tabular_trial(config: dict[str, Any], bench: Any = None) -> None:
 
 def tune_mode(args: argparse.Namespace, methods: list[str]) -> None:
     import ray
-    from ray import tune
 
     from raynas.search import Searcher
 
     b = load(args)
-    bench, space = b["bench"], b["space"]
+    space = b["space"]
     budget = max(sorted({*args.budgets, args.budget}))
     checkpoints = [c for c in sorted({*args.budgets, args.budget}) if c <= budget]
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, configure_logging=False)
@@ -351,29 +352,70 @@ def tune_mode(args: argparse.Namespace, methods: list[str]) -> None:
                     m, space=space, metric=args.signal, mode="max", seed=seed,
                     **STRATEGY_ARGS.get(m, {}),
                 )
-                start = time.perf_counter()
-                tuner = tune.Tuner(
-                    tune.with_parameters(_tabular_trial, bench=bench),
-                    tune_config=tune.TuneConfig(
-                        search_alg=searcher, num_samples=budget, max_concurrent_trials=2,
-                        reuse_actors=True,
-                    ),
-                    run_config=tune.RunConfig(
-                        storage_path=os.path.abspath(args.tune_storage), name=f"{m}_{seed}",
-                        verbose=0,
-                    ),
-                )
-                grid = tuner.fit()
-                secs.append(time.perf_counter() - start)
-                done = sorted(
-                    (r for r in grid if r.metrics and args.signal in r.metrics),
-                    key=lambda r: r.metrics["timestamp"],
-                )
-                rows = [bench.row(r.config) for r in done]
+                rows, sec = _tune_rows(searcher, budget, f"{m}_{seed}", b, args)
+                secs.append(sec)
                 for c in checkpoints:
                     vals[c].append(best_report(rows, c, b, args))
             cells = [f"{np.mean(vals[c]):.2f} ± {np.std(vals[c]):.2f}" for c in checkpoints]
             print(f"| {m} (Tune) | " + " | ".join(cells) + f" | {np.mean(secs):.1f} |")
+    finally:
+        ray.shutdown()
+
+
+def _tune_rows(searcher: Any, budget: int, name: str, b: dict, args: argparse.Namespace):
+    """Run ``budget`` trials of the table objective through tune.Tuner; rows in report order."""
+    from ray import tune
+
+    start = time.perf_counter()
+    tuner = tune.Tuner(
+        tune.with_parameters(_tabular_trial, bench=b["bench"]),
+        tune_config=tune.TuneConfig(
+            search_alg=searcher, num_samples=budget, max_concurrent_trials=2, reuse_actors=True,
+        ),
+        run_config=tune.RunConfig(
+            storage_path=os.path.abspath(args.tune_storage), name=name, verbose=0,
+        ),
+    )
+    grid = tuner.fit()
+    secs = time.perf_counter() - start
+    done = sorted(
+        (r for r in grid if r.metrics and args.signal in r.metrics),
+        key=lambda r: r.metrics["timestamp"],
+    )
+    return [b["bench"].row(r.config) for r in done], secs
+
+
+def tune_mode_mo(args: argparse.Namespace, methods: list[str]) -> None:
+    """The multi-objective part through tune.Tuner: the adapter with two metrics and modes."""
+    import ray
+
+    from raynas.search import Searcher
+
+    if args.dedup == "auto":
+        args = argparse.Namespace(**{**vars(args), "dedup": "cell"})
+    b = load(args)
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, configure_logging=False)
+    try:
+        print(f"\n## multi objective through tune.Tuner + raynas.search.Searcher ({args.seeds} "
+              f"seeds, {args.mo_budget} trials, max_concurrent_trials=2, dedup: {args.dedup})")
+        print("| method | HV ratio | front recall (cells) | front recall (iso classes) | s/run |")
+        print("| --- | --- | --- | --- | --- |")
+        for m in methods:
+            figs, secs = [], []
+            for seed in range(args.seed0, args.seed0 + args.seeds):
+                searcher = Searcher(
+                    m, space=b["space"], metric=[args.signal, args.mo_cost],
+                    mode=["max", "min"], seed=seed, **STRATEGY_ARGS.get(m, {}),
+                )
+                rows, sec = _tune_rows(searcher, args.mo_budget, f"mo_{m}_{seed}", b, args)
+                figs.append(mo_figures(rows, b))
+                secs.append(sec)
+            f = np.array(figs)
+            print(
+                f"| {m} (Tune) | {f[:, 0].mean():.4f} ± {f[:, 0].std():.4f} | "
+                f"{100 * f[:, 1].mean():.1f}% ± {100 * f[:, 1].std():.1f} | "
+                f"{100 * f[:, 2].mean():.1f}% | {np.mean(secs):.1f} |"
+            )
     finally:
         ray.shutdown()
 
@@ -428,10 +470,13 @@ def main(argv: Sequence[str] | None = None) -> None:
         STRATEGY_ARGS.setdefault(strategy, {})[arg] = json.loads(value)
     split = lambda s: [x for x in s.split(",") if x]  # noqa: E731
     print(f"# search efficiency on {args.table} ({' '.join(sys.argv[1:])})")
-    if args.tune:
-        tune_mode(args, split(args.strategies))
-        return
     parts = split(args.parts)
+    if args.tune:
+        if "so" in parts:
+            tune_mode(args, split(args.strategies))
+        if "mo" in parts and args.latency:
+            tune_mode_mo(args, split(args.mo_strategies))
+        return
     if "so" in parts:
         single_objective(args, split(args.strategies) + split(args.peers))
     if "mo" in parts and args.latency:
