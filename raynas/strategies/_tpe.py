@@ -7,6 +7,8 @@ import threading
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+import numpy as np
+
 from raynas.search_spaces import Repeat, SearchSpace, Struct, When
 from raynas.search_spaces._domains import Choice, Domain, Fixed, Float, Int, _same
 from raynas.search_spaces._structure import _join
@@ -37,11 +39,11 @@ class TPE(Strategy):
 
     Long searches: hyperopt rebuilds its densities from every trial on each suggestion, so a
     suggestion costs time linear in the history (about 0.1 s at 10,000 trials). Beyond
-    ``history`` told results TPE sees a window of them instead: every one of the good trials
-    hyperopt would use (the best ``min(ceil(gamma * sqrt(n)), 25)``, so the good density is
-    unchanged), the 25 most recent (those hyperopt's linear forgetting weighs fully), and a
-    uniform sample of the rest for the bad density; the window is redrawn whenever it has
-    grown by 5%. Past that point, when most of TPE's suggestions repeat configs (a nearly
+    ``history`` told results TPE sees a window of ``window`` of them instead: every one of the
+    good trials hyperopt would use (the best ``min(ceil(gamma * sqrt(n)), 25)``, so the good
+    density is unchanged), the 25 most recent (those hyperopt's linear forgetting weighs
+    fully), and a uniform sample of the rest for the bad density; the window is redrawn
+    whenever it has grown by 5%. Past that point, when most of TPE's suggestions repeat configs (a nearly
     exhausted space), a repeat is mutated at once instead of asking TPE ``retries`` times.
 
     Args:
@@ -56,6 +58,8 @@ class TPE(Strategy):
         prior_weight: weight of the prior in the densities.
         retries: TPE suggestions tried before mutating a duplicate.
         history: told results TPE models on in full; beyond, the window above. None: all.
+        window: trials in that window (the bad density's sample grows with it, and so does
+            the cost of a suggestion).
 
     Example:
         >>> from raynas.search_spaces import SearchSpace, Float, Choice, When
@@ -82,7 +86,8 @@ class TPE(Strategy):
         gamma: float = 0.25,
         prior_weight: float = 1.0,
         retries: int = 8,
-        history: int | None = 250,
+        history: int | None = 1000,
+        window: int = 120,
     ) -> None:
         super().__init__(space, objectives=objectives, seed=seed)
         for name, v, low in (
@@ -101,13 +106,16 @@ class TPE(Strategy):
         self.gamma = float(gamma)
         self.prior_weight = float(prior_weight)
         self.retries = retries
+        if isinstance(window, bool) or not isinstance(window, int) or window < 2 * _LF + 1:
+            raise StrategyError(f"`window` must be an int >= {2 * _LF + 1}, but got {window!r}.")
         if history is not None and (
-            isinstance(history, bool) or not isinstance(history, int) or history < 2 * _LF + 1
+            isinstance(history, bool) or not isinstance(history, int) or history < window
         ):
             raise StrategyError(
-                f"`history` must be an int >= {2 * _LF + 1} or None, but got {history!r}."
+                f"`history` must be an int >= `window` ({window}) or None, but got {history!r}."
             )
         self.history = history
+        self.window = window
         self._setup()
 
     # -- hyperopt objects (rebuilt after unpickling) ------------------------------------------
@@ -126,6 +134,7 @@ class TPE(Strategy):
         self._posterior: tuple[float, Any] | None = None  # hyperopt's posterior graph, by gamma
         self._dup_rate = 0.0  # moving share of first suggestions that repeat a config
         self._low_fidelity = False  # whether any told result is of a fidelity below 1
+        self._losses: dict[int, float] = {}  # the loss hyperopt sees of every told trial
 
     def __getstate__(self) -> dict[str, Any]:
         state = self.__dict__.copy()
@@ -175,8 +184,13 @@ class TPE(Strategy):
 
     # -- a window on long histories -----------------------------------------------------------
     def _told_loss(self, tid: int) -> float | None:
-        loss = self._docs[tid]["result"].get("loss")
-        return None if loss is None else float(loss)
+        return self._losses.get(tid)
+
+    def _set_loss(self, doc: dict[str, Any], loss: float) -> None:
+        from hyperopt import base
+
+        doc["result"] = {"loss": loss, "status": base.STATUS_OK}
+        self._losses[doc["tid"]] = loss
 
     def _update_window(self) -> None:
         """Redraw the window of trials TPE sees once the history outgrows ``history``."""
@@ -192,15 +206,17 @@ class TPE(Strategy):
             and (good == self._window_good)
         ):
             return
-        told = [t for t in self._docs if self._told_loss(t) is not None]
-        best = sorted(told, key=lambda t: (self._told_loss(t), t))[:good]
-        recent = sorted(told)[-_LF:]
-        keep = set(best) | set(recent) | {t for t in self._docs if self._told_loss(t) is None}
-        rest = [t for t in told if t not in keep]
-        fill = max(self.history - len(keep), 0)
+        tids = np.fromiter(self._losses.keys(), dtype=np.int64, count=len(self._losses))
+        losses = np.fromiter(self._losses.values(), dtype=float, count=len(self._losses))
+        best = tids[np.lexsort((tids, losses))[:good]]  # by loss, ties by age
+        recent = np.sort(tids)[-_LF:]
+        pending = set(self._docs).difference(self._losses)
+        keep = {int(t) for t in best} | {int(t) for t in recent} | pending
+        rest = np.sort(tids[~np.isin(tids, list(keep))])
+        fill = max(self.window - len(keep), 0)
         if fill < len(rest):
-            rest = self._rng.choice(rest, size=fill, replace=False).tolist()
-        self._build_window(sorted(keep | set(rest)), good)
+            rest = np.sort(self._rng.choice(rest, size=fill, replace=False))
+        self._build_window(sorted(keep | {int(t) for t in rest}), good)
 
     def _build_window(self, tids: list[int], good: int, size: int | None = None) -> None:
         from hyperopt import Trials
@@ -258,9 +274,8 @@ class TPE(Strategy):
     # -- strategy hooks -----------------------------------------------------------------------
     def _propose(self) -> Mapping[str, Any]:
         self._update_window()
-        retries = self.retries
-        if self._window is not None and self._dup_rate > 0.5:
-            retries = 1  # a nearly exhausted space: mutate a repeat at once
+        exhausted = self._window is not None and self._dup_rate > 0.5
+        retries = 1 if exhausted else self.retries  # nearly exhausted: mutate a repeat at once
         last: dict[str, Any] | None = None
         for attempt in range(retries):
             seed = int(self._rng.integers(2**31 - 1))
@@ -276,7 +291,8 @@ class TPE(Strategy):
                 return config
             last = config
         assert last is not None
-        child = self.mutate_new(last)
+        # in a windowed, nearly exhausted search the neighbourhood is mostly seen: try it briefly
+        child = self.mutate_new(last, tries=4 if exhausted else 32)
         self._inject(child, self._space.key(child))
         return child
 
@@ -299,7 +315,7 @@ class TPE(Strategy):
             self._rank_losses()
         else:
             loss = obs.losses[0] if obs.ok else _INFEASIBLE_LOSS
-            doc["result"] = {"loss": float(loss), "status": base.STATUS_OK}
+            self._set_loss(doc, float(loss))
         self._trials.refresh()
 
     def _rank_losses(self) -> None:
@@ -307,12 +323,11 @@ class TPE(Strategy):
         (violation, fidelity descending, loss) order. hyperopt's TPE splits the trials into good
         and bad ones by the order of their losses alone, so this is exactly the documented
         treatment of low-fidelity results (see :mod:`raynas.strategies.base`)."""
-        from hyperopt import base
 
         obs = self._observations
         for place, i in enumerate(sorted(range(len(obs)), key=lambda i: obs[i].rank_key())):
             doc = self._docs[self._tids[obs[i].key]]
-            doc["result"] = {"loss": float(place), "status": base.STATUS_OK}
+            self._set_loss(doc, float(place))
 
     def _extra_state(self) -> dict[str, Any]:
         docs = []
@@ -333,14 +348,13 @@ class TPE(Strategy):
         }
 
     def _load_extra_state(self, state: Mapping[str, Any]) -> None:
-        from hyperopt import base
 
         self._setup()
         for tid, vals, job_state, loss in state["docs"]:
             doc = self._insert(int(tid), vals, refresh=False)
             doc["state"] = job_state
             if loss is not None:
-                doc["result"] = {"loss": loss, "status": base.STATUS_OK}
+                self._set_loss(doc, float(loss))
         self._trials.refresh()
         self._tids = {str(k): int(v) for k, v in state["tids"].items()}
         self._next_tid = int(state["next_tid"])

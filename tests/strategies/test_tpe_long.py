@@ -47,7 +47,7 @@ def test_the_cached_posterior_suggests_what_hyperopt_suggests():
 
 
 def test_a_long_history_is_windowed_and_keeps_every_good_trial():
-    s = _told(140, history=60)
+    s = _told(140, history=60, window=60)
     assert s._window is not None
     told = [t for t in s._docs if s._told_loss(t) is not None]
     assert len(told) == 140
@@ -62,8 +62,10 @@ def test_a_long_history_is_windowed_and_keeps_every_good_trial():
 
 
 def test_a_windowed_search_survives_the_state_round_trip():
-    s = _told(130, history=60)
-    twin = TPE(conditional_space(), objectives=["score"], seed=5, n_startup=5, history=60)
+    s = _told(130, history=60, window=60)
+    twin = TPE(
+        conditional_space(), objectives=["score"], seed=5, n_startup=5, history=60, window=60
+    )
     twin.load_state_dict(s.state_dict())
     for _ in range(3):
         a, b = s.ask(), twin.ask()
@@ -74,6 +76,10 @@ def test_a_windowed_search_survives_the_state_round_trip():
     assert len({o.key for o in s.observations}) == len(s.observations)
 
 
-def test_history_must_leave_room_for_the_good_and_recent_trials():
-    with pytest.raises(StrategyError, match=r"`history` must be an int >= 51 or None, but got 10"):
-        TPE(conditional_space(), history=10)
+def test_the_window_must_leave_room_for_the_good_and_recent_trials():
+    with pytest.raises(StrategyError, match=r"`window` must be an int >= 51, but got 10"):
+        TPE(conditional_space(), window=10)
+    with pytest.raises(
+        StrategyError, match=r"`history` must be an int >= `window` \(120\) or None, but got 60"
+    ):
+        TPE(conditional_space(), history=60)
