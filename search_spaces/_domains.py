@@ -123,6 +123,8 @@ class Choice(Domain):
             if any(_same(v, w) for w in values[:i]):
                 raise SpaceDefinitionError(f"`values` of a Choice has {v!r} twice: {values!r}.")
         self.values = values
+        # exact-type lookup of a value's index (the loop below handles 1 == 1.0 and the rest)
+        self._lookup = {(type(v), v): i for i, v in enumerate(values) if v == v}
         numeric = all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values)
         self.ordered = numeric if ordered is None else ordered
 
@@ -133,6 +135,10 @@ class Choice(Domain):
         return self.values[int(rng.integers(len(self.values)))]
 
     def index(self, value: Any) -> int:
+        try:
+            return self._lookup[type(value), value]
+        except (KeyError, TypeError, AttributeError):  # 1 for 1.0, unhashable, older pickle
+            pass
         for i, v in enumerate(self.values):
             if _same(v, value):
                 return i
@@ -140,6 +146,10 @@ class Choice(Domain):
 
     def normalize(self, value: Any, path: str) -> Any:
         value = _plain(value)
+        try:
+            return self.values[self._lookup[type(value), value]]
+        except (KeyError, TypeError, AttributeError):
+            pass
         for v in self.values:
             if _same(v, value):
                 return v

@@ -501,7 +501,7 @@ class SearchSpace(Struct):
     ) -> dict[str, Any]:
         """Change one decision of ``config`` (chosen uniformly) and return a new valid config."""
         rng = as_rng(rng)
-        value = copy.deepcopy(self.validate(config))
+        value = self.validate(config)  # fresh containers all the way down: sites assign into them
         sites = self.sites_node(value)
         if not sites:
             raise SpaceDefinitionError(
