@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import threading
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -18,8 +17,6 @@ from raynas.strategies.base import ObjectiveSpec, Observation, Strategy, Strateg
 _INFEASIBLE_LOSS = 1e300
 #: hyperopt's cap on the good trials and its linear-forgetting window (``tpe.DEFAULT_LF``).
 _LF = 25
-#: Serializes the swap of hyperopt's posterior builder (see ``TPE._suggest``).
-_POSTERIOR_LOCK = threading.Lock()
 
 
 def _no_objective(_: Any) -> float:  # hyperopt's Domain needs a function; it is never called
@@ -29,13 +26,14 @@ def _no_objective(_: Any) -> float:  # hyperopt's Domain needs a function; it is
 class TPE(Strategy):
     """hyperopt's TPE over ``space.to_hyperopt()``, conditional parameters included.
 
-    Each :meth:`ask` calls ``hyperopt.tpe.suggest`` on a hyperopt ``Trials`` that holds every
-    proposed and told config (random suggestions for the first ``n_startup`` ones, as hyperopt
-    does). When TPE suggests a config seen before, it is asked again with another seed, and
-    after ``retries`` such suggestions the last one is mutated until new (and the mutation
-    is entered into ``Trials`` so TPE learns from it). Configs told without being asked
-    (warm starts) enter ``Trials`` the same way. Infeasible, errored and NaN results get a loss
-    worse than every real one, so TPE ranks them last.
+    Each :meth:`ask` takes hyperopt's TPE suggestion (what ``hyperopt.tpe.suggest`` returns,
+    computed with hyperopt's posterior graph built once, see :meth:`_suggest`) from a hyperopt
+    ``Trials`` that holds every proposed and told config (random suggestions for the first
+    ``n_startup`` ones, as hyperopt does). When TPE suggests a config seen before, it is asked
+    again with another seed, and after ``retries`` such suggestions the last one is mutated
+    until new (and the mutation is entered into ``Trials`` so TPE learns from it). Configs told
+    without being asked (warm starts) enter ``Trials`` the same way. Infeasible, errored and
+    NaN results get a loss worse than every real one, so TPE ranks them last.
 
     Long searches: hyperopt rebuilds its densities from every trial on each suggestion, so a
     suggestion costs time linear in the history (about 0.1 s at 10,000 trials). Beyond
@@ -43,8 +41,9 @@ class TPE(Strategy):
     good trials hyperopt would use (the best ``min(ceil(gamma * sqrt(n)), 25)``, so the good
     density is unchanged), the 25 most recent (those hyperopt's linear forgetting weighs
     fully), and a uniform sample of the rest for the bad density; the window is redrawn
-    whenever it has grown by 5%. Past that point, when most of TPE's suggestions repeat configs (a nearly
-    exhausted space), a repeat is mutated at once instead of asking TPE ``retries`` times.
+    whenever it has grown by 5%. Past that point, when most of TPE's suggestions repeat
+    configs (a nearly exhausted space), a repeat is mutated at once instead of asking TPE
+    ``retries`` times.
 
     Args:
         space: the search space.
@@ -135,11 +134,13 @@ class TPE(Strategy):
         self._dup_rate = 0.0  # moving share of first suggestions that repeat a config
         self._low_fidelity = False  # whether any told result is of a fidelity below 1
         self._losses: dict[int, float] = {}  # the loss hyperopt sees of every told trial
+        self._params: list[tuple[Any, str]] | None = None  # the space's hyperopt_param nodes
+        self._obs_cache: tuple[Any, ...] | None = None  # see _observed
 
     def __getstate__(self) -> dict[str, Any]:
         state = self.__dict__.copy()
         state["_tpe_docs"] = self._extra_state()
-        for name in ("_expr", "_domain", "_trials", "_docs", "_posterior"):
+        for name in ("_expr", "_domain", "_trials", "_docs", "_posterior", "_params", "_obs_cache"):
             state.pop(name, None)
         return state
 
@@ -154,10 +155,17 @@ class TPE(Strategy):
 
     # -- converting between configs and hyperopt documents ------------------------------------
     def _config_of(self, doc: Mapping[str, Any]) -> dict[str, Any]:
-        from hyperopt import space_eval
+        from hyperopt import pyll
 
+        if self._params is None:  # hyperopt's space_eval sorts the graph on every call
+            self._params = [
+                (node, node.arg["label"].eval())
+                for node in pyll.toposort(pyll.as_apply(self._expr))
+                if node.name == "hyperopt_param"
+            ]
         vals = {k: v[0] for k, v in doc["misc"]["vals"].items() if len(v)}
-        return self._space.validate(space_eval(self._expr, vals))
+        memo = {node: vals[label] for node, label in self._params if label in vals}
+        return self._space.validate(pyll.rec_eval(self._expr, memo=memo, memo_gc=False))
 
     def _insert(self, tid: int, vals: Mapping[str, Any], refresh: bool = True) -> dict[str, Any]:
         from hyperopt import base
@@ -208,11 +216,17 @@ class TPE(Strategy):
             return
         tids = np.fromiter(self._losses.keys(), dtype=np.int64, count=len(self._losses))
         losses = np.fromiter(self._losses.values(), dtype=float, count=len(self._losses))
-        best = tids[np.lexsort((tids, losses))[:good]]  # by loss, ties by age
-        recent = np.sort(tids)[-_LF:]
+        # the `good` best by loss, ties by age: everything below the good-th loss, then the
+        # oldest of those equal to it (the first `good` of a (loss, tid) sort, without the sort)
+        cut = np.partition(losses, good - 1)[good - 1] if good <= len(losses) else np.inf
+        below = tids[losses < cut]
+        best = np.concatenate([below, np.sort(tids[losses == cut])[: good - len(below)]])
+        recent = np.partition(tids, len(tids) - _LF)[-_LF:] if len(tids) > _LF else tids
         pending = set(self._docs).difference(self._losses)
         keep = {int(t) for t in best} | {int(t) for t in recent} | pending
-        rest = np.sort(tids[~np.isin(tids, list(keep))])
+        kept = np.zeros(self._next_tid + 1, dtype=bool)
+        kept[list(keep)] = True
+        rest = np.sort(tids[~kept[tids]])
         fill = max(self.window - len(keep), 0)
         if fill < len(rest):
             rest = np.sort(self._rng.choice(rest, size=fill, replace=False))
@@ -222,10 +236,9 @@ class TPE(Strategy):
         from hyperopt import Trials
 
         self._trials = Trials()
-        self._trials.insert_trial_docs([self._docs[t] for t in tids])  # copies
+        # the documents were checked when they were first added: hand them over as they are
+        self._trials._insert_trial_docs([self._docs[t] for t in tids])
         self._trials.refresh()
-        for stored in self._trials._dynamic_trials:
-            self._docs[stored["tid"]] = stored
         size = len(tids) if size is None else size
         self._window, self._window_size, self._window_good = list(tids), size, good
         # hyperopt keeps min(ceil(gamma * sqrt(len(window))), 25) good trials: this gamma keeps
@@ -233,36 +246,86 @@ class TPE(Strategy):
         self._window_gamma = good / math.sqrt(1.05 * size)
 
     def _suggest(self, seed: int) -> dict[str, Any]:
-        """One hyperopt TPE suggestion, reusing its posterior graph between calls.
+        """One hyperopt TPE suggestion: ``tpe.suggest``'s computation with its fixed costs paid once.
 
-        ``tpe.suggest`` rebuilds the graph on every call (most of its cost on short histories);
-        the graph depends only on the space, ``prior_weight`` and gamma, so it is built once
-        per gamma and handed to ``tpe.suggest`` through its module-level builder.
+        ``tpe.suggest`` rebuilds the posterior graph on every call (most of its cost on short
+        histories) and re-collects the observations of every trial. Here the graph, which
+        depends only on the space, ``prior_weight`` and gamma, is built once per gamma; the
+        observation lists grow with the trials and are rebuilt only when the trials change
+        otherwise (a window redraw); and hyperopt's interpreter evaluates the graph without its
+        memory-freeing bookkeeping. The suggestion is the one ``tpe.suggest`` returns for the
+        same trials and seed (tested).
         """
-        from hyperopt import tpe
+        from hyperopt import pyll, rand, tpe
+        from hyperopt.base import miscs_update_idxs_vals
 
+        trials = self._trials
+        new_id = self._next_tid
+        tids, idxs, vals = self._observed()
+        if len(tids) < self.n_startup:  # hyperopt's startup phase (seeded by `seed` alone)
+            return rand.suggest([new_id], self._domain, trials, seed)[0]
         gamma = self._window_gamma if self._window is not None else self.gamma
         if self._posterior is None or self._posterior[0] != gamma:
             graph = tpe.build_posterior_wrapper(self._domain, self.prior_weight, gamma)
             self._posterior = (gamma, graph)
-        graph = self._posterior[1]
-        with _POSTERIOR_LOCK:
-            original = tpe.build_posterior_wrapper
-            tpe.build_posterior_wrapper = lambda *_: graph
-            try:
-                return tpe.suggest(
-                    [self._next_tid],
-                    self._domain,
-                    self._trials,
-                    seed,
-                    prior_weight=self.prior_weight,
-                    n_startup_jobs=self.n_startup,
-                    n_EI_candidates=self.n_ei_candidates,
-                    gamma=gamma,
-                    verbose=False,
-                )[0]
-            finally:
-                tpe.build_posterior_wrapper = original
+        observed, observed_loss, posterior = self._posterior[1]
+        docs = self._docs
+        losses = []
+        for tid in tids:  # pending trials count as infinitely bad, as in tpe.suggest
+            loss = docs[tid]["result"].get("loss")
+            losses.append(math.inf if loss is None else float(loss))
+        fake_id0 = max(max(tids), new_id) + 2 if tids else new_id + 2
+        fake_ids = list(range(fake_id0, fake_id0 + self.n_ei_candidates))
+        domain = self._domain
+        memo = {
+            domain.s_new_ids: fake_ids,
+            domain.s_rng: np.random.default_rng(seed),
+            observed_loss["idxs"]: tuple(tids),
+            observed_loss["vals"]: losses,
+            observed["idxs"]: {k: list(v) for k, v in idxs.items()},
+            observed["vals"]: {k: list(v) for k, v in vals.items()},
+        }
+        new_idxs, new_vals = pyll.rec_eval(
+            posterior, memo=memo, memo_gc=False, print_node_on_error=False
+        )
+        for label, param in domain.params.items():  # tpe.suggest's offset of randint(low, high)
+            if param.name == "randint" and len(param.pos_args) == 2:
+                offset = param.pos_args[0].obj
+                new_vals[label] = [v + offset for v in new_vals[label]]
+        misc = {"tid": new_id, "cmd": domain.cmd, "workdir": domain.workdir}
+        miscs_update_idxs_vals(
+            [misc], new_idxs, new_vals, idxs_map={fake_ids[0]: new_id}, assert_all_vals_used=False
+        )
+        return trials.new_trial_docs([new_id], [None], [domain.new_result()], [misc])[0]
+
+    def _observed(self) -> tuple[list[int], dict[str, list], dict[str, list]]:
+        """The trials' tids in order and hyperopt's observation lists (``miscs_to_idxs_vals``),
+        extended as trials are added and rebuilt when the trials change otherwise."""
+        trials = self._trials.trials
+        cache = self._obs_cache
+        if cache is not None and cache[0] is self._trials and cache[1] <= len(trials):
+            tids, idxs, vals = cache[2:]
+            added = trials[cache[1] :]
+            if all(doc["tid"] > (tids[-1] if tids else -1) for doc in added):
+                for doc in added:
+                    self._extend_observed(doc, tids, idxs, vals)
+                self._obs_cache = (self._trials, len(trials), tids, idxs, vals)
+                return tids, idxs, vals
+        tids = []
+        idxs: dict[str, list] = {k: [] for k in self._labels}
+        vals: dict[str, list] = {k: [] for k in self._labels}
+        for doc in sorted(trials, key=lambda d: d["tid"]):
+            self._extend_observed(doc, tids, idxs, vals)
+        self._obs_cache = (self._trials, len(trials), tids, idxs, vals)
+        return tids, idxs, vals
+
+    @staticmethod
+    def _extend_observed(doc: Mapping[str, Any], tids: list, idxs: dict, vals: dict) -> None:
+        tids.append(doc["tid"])
+        misc = doc["misc"]
+        for label in idxs:
+            idxs[label].extend(misc["idxs"][label])
+            vals[label].extend(misc["vals"][label])
 
     def _inject(self, config: Mapping[str, Any], key: str) -> None:
         """Enter a config TPE did not suggest into the trials."""

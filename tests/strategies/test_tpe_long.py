@@ -25,25 +25,60 @@ def _vals(doc):
     return {k: v for k, v in doc["misc"]["vals"].items() if v}
 
 
-def test_the_cached_posterior_suggests_what_hyperopt_suggests():
+def _theirs(s: TPE, seed: int):
     from hyperopt import tpe
 
-    s = _told(40)
-    for seed in range(5):
-        ours = s._suggest(seed)
-        theirs = tpe.suggest(
-            [s._next_tid],
-            s._domain,
-            s._trials,
-            seed,
-            prior_weight=s.prior_weight,
-            n_startup_jobs=s.n_startup,
-            n_EI_candidates=s.n_ei_candidates,
-            gamma=s.gamma,
-            verbose=False,
-        )[0]
+    gamma = s._window_gamma if s._window is not None else s.gamma
+    return tpe.suggest(
+        [s._next_tid],
+        s._domain,
+        s._trials,
+        seed,
+        prior_weight=s.prior_weight,
+        n_startup_jobs=s.n_startup,
+        n_EI_candidates=s.n_ei_candidates,
+        gamma=gamma,
+        verbose=False,
+    )[0]
+
+
+def test_each_suggestion_is_the_one_hyperopt_suggests():
+    """Through startup, a growing history, pending trials, window redraws and a trial told
+    after it left the window, TPE's own path gives tpe.suggest's suggestion and config."""
+    from hyperopt import space_eval
+    from hyperopt.base import miscs_to_idxs_vals
+
+    space = conditional_space()
+    s = TPE(space, objectives=["cost:min"], seed=0, n_startup=5, history=60, window=60)
+
+    def check(seed: int) -> None:
+        docs = sorted(s._trials.trials, key=lambda d: d["tid"])
+        tids, idxs, vals = s._observed()  # kept up to date, not rebuilt per suggestion
+        assert tids == [d["tid"] for d in docs]
+        assert (idxs, vals) == miscs_to_idxs_vals([d["misc"] for d in docs], list(idxs))
+        ours, theirs = s._suggest(seed), _theirs(s, seed)
         assert _vals(ours) == _vals(theirs)
-    assert tpe.build_posterior_wrapper.__name__ == "build_posterior_wrapper"  # restored
+        vals = {k: v[0] for k, v in _vals(ours).items()}
+        assert s._config_of(ours) == space.validate(space_eval(s._expr, vals))
+
+    late = s.ask()  # pending for a long time
+    for step in range(130):
+        a = s.ask()
+        if step % 5 == 0:
+            check(step)  # with `a` (and early on `late`) pending
+        b = s.ask()
+        s.tell(a, synthetic_metrics(space, a))
+        s.tell(b, synthetic_metrics(space, b))
+    s.tell(late, synthetic_metrics(space, late))
+    check(0)
+    # a result replaced after its trial left the window: the old trial joins the window again
+    assert s._window is not None
+    window = {d["tid"] for d in s._trials.trials}
+    old = next(o for o in s.observations if s._tids[o.key] not in window)
+    s.tell(old.config, {"cost": 0.5 * old.metrics["cost"]})
+    assert s._tids[old.key] in {d["tid"] for d in s._trials.trials}
+    for seed in range(5):
+        check(seed)
 
 
 def test_a_long_history_is_windowed_and_keeps_every_good_trial():
