@@ -137,7 +137,7 @@ class Struct:
         return out
 
     def normalize_node(self, value: Any, path: str) -> dict[str, Any]:
-        if not isinstance(value, Mapping):
+        if type(value) is not dict and not isinstance(value, Mapping):
             raise InvalidConfigError(
                 f"`{path or 'config'}` must be a dict, but got {type(value).__name__}: {value!r}.",
                 path,
@@ -310,10 +310,12 @@ def _sample(node: Node, rng: np.random.Generator) -> Any:
 
 
 def _normalize(node: Node, value: Any, path: str) -> Any:
-    if isinstance(node, Domain):
-        return node.normalize(value, path)
+    # Struct and Repeat are plain classes, cheaper to test than the abstract Domain (validation
+    # runs on every draw of a search)
     if isinstance(node, Struct):
         return node.normalize_node(value, path)
+    if not isinstance(node, Repeat):
+        return node.normalize(value, path)  # a Domain
     if isinstance(value, tuple):
         value = list(value)
     if not isinstance(value, list):
