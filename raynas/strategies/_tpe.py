@@ -327,10 +327,10 @@ class TPE(Strategy):
             idxs[label].extend(misc["idxs"][label])
             vals[label].extend(misc["vals"][label])
 
-    def _inject(self, config: Mapping[str, Any], key: str) -> None:
+    def _inject(self, config: Mapping[str, Any], key: str, refresh: bool = True) -> None:
         """Enter a config TPE did not suggest into the trials."""
         vals = hyperopt_vals(self._space, config)
-        self._insert(self._next_tid, vals)
+        self._insert(self._next_tid, vals, refresh)
         self._tids[key] = self._next_tid
         self._next_tid += 1
 
@@ -364,12 +364,12 @@ class TPE(Strategy):
 
         tid = self._tids.get(obs.key)
         if tid is None:
-            self._inject(obs.config, obs.key)
+            self._inject(obs.config, obs.key, refresh=False)  # refreshed below
             tid = self._tids[obs.key]
         doc = self._docs[tid]
         doc["state"] = base.JOB_STATE_DONE
         if self._window is not None and tid not in self._window:
-            self._add(doc)  # told after it left the window (or never entered it)
+            self._add(doc, refresh=False)  # told after it left the window (or never entered it)
             doc = self._docs[tid]
         if replaced:
             self._low_fidelity = any(o.fidelity < 1.0 for o in self._observations)
@@ -379,7 +379,8 @@ class TPE(Strategy):
         else:
             loss = obs.losses[0] if obs.ok else _INFEASIBLE_LOSS
             self._set_loss(doc, float(loss))
-        self._trials.refresh()
+        self._trials.refresh()  # O(trials): the window below keeps a long run of tells linear
+        self._update_window()
 
     def _rank_losses(self) -> None:
         """Results of several fidelities: each told result's loss becomes its place in the

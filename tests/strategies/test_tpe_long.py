@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pytest
 
 from raynas.strategies import TPE, StrategyError
@@ -94,6 +95,26 @@ def test_a_long_history_is_windowed_and_keeps_every_good_trial():
     assert len(in_window) < 0.8 * len(told)
     # hyperopt keeps exactly `good` trials as good ones with the window's gamma
     assert min(math.ceil(s._window_gamma * math.sqrt(len(in_window))), 25) == good
+
+
+def test_results_told_without_asking_are_windowed_too():
+    """A warm start of many results keeps hyperopt's trials at the window's size, so telling
+    stays linear (each tell refreshes the trials)."""
+    space = conditional_space()
+    s = TPE(space, objectives=["score"], seed=0, n_startup=5, history=60, window=60)
+    rng = np.random.default_rng(1)
+    told = 0
+    while told < 150:
+        c = space.sample(rng)
+        if s.is_new(space.key(c)):
+            s.tell(c, synthetic_metrics(space, c))
+            told += 1
+    assert s._window is not None
+    assert len(s._trials.trials) <= 1.05 * 60 + 1
+    good = min(math.ceil(s.gamma * math.sqrt(told)), 25)
+    best = sorted(s._losses, key=lambda t: (s._losses[t], t))[:good]
+    assert set(best) <= {d["tid"] for d in s._trials.trials}
+    assert space.key(s.ask()) not in {o.key for o in s.observations}
 
 
 def test_a_windowed_search_survives_the_state_round_trip():
