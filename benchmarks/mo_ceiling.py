@@ -1,0 +1,225 @@
+"""How much of NAS-Bench-201's accuracy-latency front a model-guided search can find in B queries.
+
+The multi-objective target of `search_efficiency.py` (front recall at 300 queries) depends on how
+well a surrogate knows the cells next to the front. This script separates the search scheme from
+the surrogate: it runs one fixed scheme, a Pareto local search (every query is the unseen
+one-edge neighbour of the observed front with the largest predicted hypervolume improvement,
+after 10 random cells), with surrogates of increasing knowledge, and prints front recall and
+hypervolume ratio (the figures of `search_efficiency.py --parts mo`) for each:
+
+* ``online ridge``: ridge regressions on the queried cells only, refitted every query (what a
+  search can know);
+* ``full-table GBT``: gradient-boosted trees fitted once on all 15,625 cells (what no search can
+  know: a ceiling for a surrogate of these features), with and without Thompson-style
+  exploration noise (0.5 of the model's residual, drawn per candidate);
+* ``exact``: the table's own values (the ceiling of the scheme itself).
+
+The shipped ``PredictorGuided`` runs on the same seeds as the baseline of the same run.
+
+Usage (from the project root)::
+
+    python benchmarks/mo_ceiling.py --table ../shared/benchmarks/nb201_cifar10.csv \\
+        --latency ../shared/benchmarks/nb201_latency.csv --seeds 24 --jobs 2
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import os
+import sys
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from typing import Any
+
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import search_efficiency as se  # noqa: E402
+
+Surrogate = Callable[[np.ndarray, np.random.Generator], tuple[np.ndarray, np.ndarray]]
+_CTX: dict[str, Any] = {}
+
+
+def _context(args: argparse.Namespace) -> dict[str, Any]:
+    """Features, values and one-edge neighbours of every cell (once per process)."""
+    if _CTX.get("args") == vars(args):
+        return _CTX
+    from raynas.search_spaces._nb201 import EDGES
+
+    b = se.load(args)
+    bench, space = b["bench"], b["space"]
+    n = len(bench)
+    configs = [bench.config(r) for r in range(n)]
+    feats = np.array([space.features(c) for c in configs])
+    ops = list(space.ops)
+    code = {tuple(c[e] for e in EDGES): r for r, c in enumerate(configs)}
+    neighbours = np.empty((n, len(EDGES) * (len(ops) - 1)), dtype=int)
+    for r, c in enumerate(configs):
+        cell = [c[e] for e in EDGES]
+        row = []
+        for k, op in itertools.product(range(len(EDGES)), ops):
+            if op != cell[k]:
+                row.append(code[tuple(cell[:k] + [op] + cell[k + 1 :])])
+        neighbours[r] = row
+    acc, lat = bench.values(args.signal), bench.values(args.mo_cost)
+    _CTX.clear()
+    _CTX.update(args=vars(args), b=b, x=feats, acc=acc, lat=lat, nb=neighbours)
+    return _CTX
+
+
+def _front(acc: np.ndarray, lat: np.ndarray, idx: np.ndarray) -> np.ndarray:
+    """Rows of ``idx`` on its (max acc, min lat) front, by latency."""
+    order = idx[np.lexsort((-acc[idx], lat[idx]))]
+    best, out = -np.inf, []
+    for i in order:
+        if acc[i] > best:
+            out.append(i)
+            best = acc[i]
+    return np.array(out, dtype=int)
+
+
+def _hvi(fe: np.ndarray, fl: np.ndarray, ce: np.ndarray, cl: np.ndarray) -> np.ndarray:
+    """Hypervolume improvement of each candidate (error ``ce``, latency ``cl``, both in [0, 1]
+    and minimized, reference (1, 1)) over the staircase of the front ``fe``, ``fl`` (by ``fl``)."""
+    edges = np.r_[fl, 1.0]
+    out = np.zeros(len(ce))
+    for k, (e, lo) in enumerate(zip(ce, cl, strict=True)):
+        # the staircase's error on [edges[j], edges[j+1]) is fe[j]; 1.0 left of the front
+        xs = np.r_[lo, edges[edges > lo]]
+        if len(xs) < 2:
+            continue
+        j = np.searchsorted(fl, xs[:-1], side="right") - 1
+        cur = np.where(j >= 0, fe[np.maximum(j, 0)], 1.0)
+        out[k] = float(np.sum(np.diff(xs) * np.maximum(cur - e, 0.0)))
+    return out
+
+
+def local_search(ctx: dict, surrogate: Surrogate, seed: int, budget: int) -> list[int]:
+    """The Pareto local search with ``surrogate(queried rows, rng) -> (acc, lat)`` predictions."""
+    acc, lat, nb = ctx["acc"], ctx["lat"], ctx["nb"]
+    n, lmax = len(acc), float(np.nanmax(lat))
+    rng = np.random.default_rng(seed)
+    seen = list(rng.choice(n, 10, replace=False))
+    mask = np.zeros(n, dtype=bool)
+    mask[seen] = True
+    while len(seen) < budget:
+        rows = np.array(seen)
+        pa, pl = surrogate(rows, rng)
+        f = _front(acc, lat, rows)
+        cand = np.unique(nb[f].ravel())
+        cand = cand[~mask[cand]]
+        if len(cand) == 0:
+            cand = np.flatnonzero(~mask)
+        score = _hvi(1 - acc[f] / 100, lat[f] / lmax, 1 - pa[cand] / 100, pl[cand] / lmax)
+        i = int(cand[np.argmax(score + 1e-12 * rng.random(len(cand)))])
+        seen.append(i)
+        mask[i] = True
+    return seen
+
+
+def _surrogate(kind: str, ctx: dict) -> Surrogate:
+    from sklearn.ensemble import GradientBoostingRegressor
+    from sklearn.linear_model import Ridge
+
+    x, acc, lat = ctx["x"], ctx["acc"], ctx["lat"]
+    floor = float(np.median(acc))  # accuracy below the median is clipped: the front lies above
+
+    if kind == "exact":
+        return lambda rows, rng: (acc, lat)
+    if kind == "online ridge":
+
+        def online(rows: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+            ya = np.maximum(acc[rows], np.median(acc[rows]))
+            return (
+                Ridge(alpha=1.0).fit(x[rows], ya).predict(x),
+                Ridge(alpha=1.0).fit(x[rows], lat[rows]).predict(x),
+            )
+
+        return online
+
+    def gbt(y: np.ndarray) -> np.ndarray:
+        model = GradientBoostingRegressor(
+            n_estimators=300, max_depth=4, learning_rate=0.1, random_state=0
+        )
+        return model.fit(x, y).predict(x)
+
+    pa, pl = gbt(np.maximum(acc, floor)), gbt(lat)
+    if kind == "full-table GBT":
+        return lambda rows, rng: (pa, pl)
+    good = acc > floor
+    ra = float(np.sqrt(np.mean((pa - acc)[good] ** 2)))
+    rl = float(np.sqrt(np.mean((pl - lat) ** 2)))
+    return lambda rows, rng: (
+        pa + 0.5 * ra * rng.normal(size=len(pa)),
+        pl + 0.5 * rl * rng.normal(size=len(pl)),
+    )
+
+
+KINDS = ["online ridge", "full-table GBT", "full-table GBT + noise", "exact"]
+
+
+def _run(task: tuple[str, int, int, argparse.Namespace]) -> tuple[str, int, list[int]]:
+    kind, seed, budget, args = task
+    ctx = _context(args)
+    if kind == "predictor (shipped)":
+        objectives = [f"{args.signal}:max", f"{args.mo_cost}:min"]
+        return kind, seed, se.run_raynas("predictor", seed, budget, objectives, ctx["b"])
+    key = ("surrogate", kind)
+    if key not in _CTX:
+        _CTX[key] = _surrogate(kind, ctx)
+    return kind, seed, [int(i) for i in local_search(ctx, _CTX[key], seed, budget)]
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--table", required=True)
+    p.add_argument("--latency", required=True)
+    p.add_argument("--signal", default="cifar10valid_val_12ep")
+    p.add_argument("--mo-cost", default="lat_ms_pixel3")
+    p.add_argument("--budget", type=int, default=300)
+    p.add_argument("--seeds", type=int, default=24)
+    p.add_argument("--jobs", type=int, default=2)
+    p.add_argument("--kinds", default=",".join(["predictor (shipped)", *KINDS]))
+    a = p.parse_args(argv)
+    args = argparse.Namespace(
+        table=a.table,
+        latency=a.latency,
+        signal=a.signal,
+        report=a.signal,
+        mo_cost=a.mo_cost,
+        dedup="cell",
+        repeats="count",
+    )
+    kinds = [k.strip() for k in a.kinds.split(",") if k.strip()]
+    for k in kinds:
+        if k not in ["predictor (shipped)", *KINDS]:
+            p.error(f"--kinds: unknown {k!r}; allowed: {['predictor (shipped)', *KINDS]}")
+    b = se.load(args)
+    print(
+        f"# Pareto local search, {a.budget} queries, seeds 0..{a.seeds - 1}, "
+        f"true front {len(b['front'])} cells"
+    )
+    print("| surrogate | HV ratio | front recall (cells) | front cells found, per seed | s |")
+    print("| --- | --- | --- | --- | --- |")
+    for kind in kinds:
+        start = time.perf_counter()
+        tasks = [(kind, s, a.budget, args) for s in range(a.seeds)]
+        if a.jobs > 1:
+            with ProcessPoolExecutor(a.jobs) as pool:
+                out = list(pool.map(_run, tasks, chunksize=1))
+        else:
+            out = [_run(t) for t in tasks]
+        figs = np.array([se.mo_figures(rows[: a.budget], b)[:2] for _, _, rows in out])
+        found = " ".join(str(round(r * len(b["front"]))) for r in figs[:, 1])
+        print(
+            f"| {kind} | {figs[:, 0].mean():.4f} ± {figs[:, 0].std():.4f} | "
+            f"{100 * figs[:, 1].mean():.1f}% ± {100 * figs[:, 1].std():.1f} | {found} | "
+            f"{time.perf_counter() - start:.0f} |",
+            flush=True,
+        )
+
+
+if __name__ == "__main__":
+    main()
