@@ -7,11 +7,11 @@ one-edge neighbour of the observed front with the largest predicted hypervolume 
 after 10 random cells), with surrogates of increasing knowledge, and prints front recall and
 hypervolume ratio (the figures of `search_efficiency.py --parts mo`) for each:
 
-* ``online ridge``: ridge regressions on the queried cells only, refitted every query (what a
-  search can know);
-* ``full-table GBT``: gradient-boosted trees fitted once on all 15,625 cells (what no search can
-  know: a ceiling for a surrogate of these features), with and without Thompson-style
-  exploration noise (0.5 of the model's residual, drawn per candidate);
+* ``online ridge``: ridge regressions on the queried cells only, refitted every query, accuracy
+  clipped at the queried cells' median (what a search can know);
+* ``full-table GBT``: gradient-boosted trees fitted once on all 15,625 cells, accuracy clipped at
+  the table's median (what no search can know: a ceiling for a surrogate of these features), with
+  and without Thompson-style exploration noise (0.5 of the model's residual, drawn per candidate);
 * ``exact``: the table's own values (the ceiling of the scheme itself).
 
 The shipped ``PredictorGuided`` runs on the same seeds as the baseline of the same run.
