@@ -38,6 +38,9 @@ import numpy as np
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import search_efficiency as se  # noqa: E402
 
+from raynas.pareto import pareto_front  # noqa: E402
+from raynas.strategies._acquisition import hypervolume_improvement_2d  # noqa: E402
+
 Surrogate = Callable[[np.ndarray, np.random.Generator], tuple[np.ndarray, np.ndarray]]
 _CTX: dict[str, Any] = {}
 
@@ -69,33 +72,6 @@ def _context(args: argparse.Namespace) -> dict[str, Any]:
     return _CTX
 
 
-def _front(acc: np.ndarray, lat: np.ndarray, idx: np.ndarray) -> np.ndarray:
-    """Rows of ``idx`` on its (max acc, min lat) front, by latency."""
-    order = idx[np.lexsort((-acc[idx], lat[idx]))]
-    best, out = -np.inf, []
-    for i in order:
-        if acc[i] > best:
-            out.append(i)
-            best = acc[i]
-    return np.array(out, dtype=int)
-
-
-def _hvi(fe: np.ndarray, fl: np.ndarray, ce: np.ndarray, cl: np.ndarray) -> np.ndarray:
-    """Hypervolume improvement of each candidate (error ``ce``, latency ``cl``, both in [0, 1]
-    and minimized, reference (1, 1)) over the staircase of the front ``fe``, ``fl`` (by ``fl``)."""
-    edges = np.r_[fl, 1.0]
-    out = np.zeros(len(ce))
-    for k, (e, lo) in enumerate(zip(ce, cl, strict=True)):
-        # the staircase's error on [edges[j], edges[j+1]) is fe[j]; 1.0 left of the front
-        xs = np.r_[lo, edges[edges > lo]]
-        if len(xs) < 2:
-            continue
-        j = np.searchsorted(fl, xs[:-1], side="right") - 1
-        cur = np.where(j >= 0, fe[np.maximum(j, 0)], 1.0)
-        out[k] = float(np.sum(np.diff(xs) * np.maximum(cur - e, 0.0)))
-    return out
-
-
 def local_search(ctx: dict, surrogate: Surrogate, seed: int, budget: int) -> list[int]:
     """The Pareto local search with ``surrogate(queried rows, rng) -> (acc, lat)`` predictions."""
     acc, lat, nb = ctx["acc"], ctx["lat"], ctx["nb"]
@@ -107,12 +83,15 @@ def local_search(ctx: dict, surrogate: Surrogate, seed: int, budget: int) -> lis
     while len(seen) < budget:
         rows = np.array(seen)
         pa, pl = surrogate(rows, rng)
-        f = _front(acc, lat, rows)
+        err, cost = 1 - acc / 100, lat / lmax
+        f = rows[pareto_front(np.c_[err[rows], cost[rows]])]
         cand = np.unique(nb[f].ravel())
         cand = cand[~mask[cand]]
         if len(cand) == 0:
             cand = np.flatnonzero(~mask)
-        score = _hvi(1 - acc[f] / 100, lat[f] / lmax, 1 - pa[cand] / 100, pl[cand] / lmax)
+        score = hypervolume_improvement_2d(
+            np.c_[1 - pa[cand] / 100, pl[cand] / lmax], np.c_[err[f], cost[f]], np.ones(2)
+        )
         i = int(cand[np.argmax(score + 1e-12 * rng.random(len(cand)))])
         seen.append(i)
         mask[i] = True
