@@ -20,6 +20,7 @@ import types as _types
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+import numpy as np
 from ray.tune.search import Searcher as _TuneSearcher
 
 from raynas.objectives import Objective, as_objectives
@@ -31,6 +32,7 @@ from raynas.strategies.base import (
     SearchExhausted,
     Strategy,
     StrategyError,
+    validate_configs,
 )
 
 __all__ = ["STRATEGIES", "Searcher", "get_strategy", "strategy_class"]
@@ -66,6 +68,14 @@ class Searcher(_TuneSearcher):
         budget: the trial scheduler of the ``tune.Tuner`` (its ``time_attr`` and ``max_t`` are
             read), or ``(time_attr, max_t)`` such as ``("training_iteration", 27)``. A scheduler
             without a per-trial budget (FIFO, PBT) means full fidelity for every result.
+        points_to_evaluate: configs to run first, in order, as in every Tune searcher: known
+            good architectures or the best of an earlier search (:meth:`Strategy.enqueue`).
+            Each is validated when the searcher is made; one already told is skipped.
+        evaluated_rewards: results of ``points_to_evaluate`` measured before, one per point:
+            then the points are told to the strategy and not run again (a warm start). A
+            result is a dict of metrics (``{"val_acc": 0.93, "latency_ms": 4.1}``; a missing
+            objective counts as unknown, ``"feasible": False`` marks a failure), a number
+            (one objective), a list of numbers (one per objective), or None (it failed).
         **strategy_kwargs: further arguments of a strategy built by name.
 
     ``metric``/``mode`` may also come from ``tune.TuneConfig`` (Tune passes them through
@@ -91,6 +101,8 @@ class Searcher(_TuneSearcher):
         objectives: Sequence[ObjectiveSpec] | ObjectiveSpec | None = None,
         seed: int | None = None,
         budget: Any = None,
+        points_to_evaluate: Sequence[Mapping[str, Any]] | None = None,
+        evaluated_rewards: Sequence[Any] | None = None,
         **strategy_kwargs: Any,
     ) -> None:
         super().__init__(metric=None, mode=None)
@@ -114,6 +126,37 @@ class Searcher(_TuneSearcher):
                     f"`space` is required when `strategy` is a name ({strategy!r})."
                 )
             self._strategy = get_strategy(strategy, space=space, seed=seed, **strategy_kwargs)
+        # results of earlier runs, told as soon as the objectives are known
+        self._rewards_due: list[tuple[dict[str, Any], Any]] = []
+        if evaluated_rewards is not None:
+            if points_to_evaluate is None:
+                raise StrategyError(
+                    "`evaluated_rewards` were given without `points_to_evaluate`: pass the "
+                    "configs they belong to, one per reward."
+                )
+            points = validate_configs(
+                self._strategy.space, points_to_evaluate, "points_to_evaluate"
+            )
+            if isinstance(evaluated_rewards, (str, bytes, Mapping)) or not isinstance(
+                evaluated_rewards, Sequence
+            ):
+                raise StrategyError(
+                    f"`evaluated_rewards` must be a list with one result per point, but got "
+                    f"{type(evaluated_rewards).__name__}: {evaluated_rewards!r}."
+                )
+            if len(evaluated_rewards) != len(points):
+                raise StrategyError(
+                    f"`evaluated_rewards` must have one result per point of "
+                    f"`points_to_evaluate`: {len(points)} points but "
+                    f"{len(evaluated_rewards)} rewards."
+                )
+            for i, reward in enumerate(evaluated_rewards):
+                _reward_metrics(
+                    reward, None, f"evaluated_rewards[{i}]"
+                )  # its form, before the objectives are known
+            self._rewards_due = list(zip(points, evaluated_rewards, strict=True))
+        elif points_to_evaluate is not None:
+            self._strategy.enqueue(points_to_evaluate, field="points_to_evaluate")
         objs = _resolve_objectives(metric, mode, objectives)
         if objs is None:
             objs = self._strategy.objectives
@@ -140,6 +183,14 @@ class Searcher(_TuneSearcher):
         # Tune checks every intermediate result for the searcher's metric: name only the primary
         # objective, since hardware metrics may arrive only with a trial's last report.
         self._metric, self._mode = names[0], modes[0]
+        due, self._rewards_due = self._rewards_due, []
+        told = [
+            (config, _reward_metrics(reward, objs, f"evaluated_rewards[{i}]"))
+            for i, (config, reward) in enumerate(due)
+        ]  # every reward checked against the objectives before any tell
+        for config, metrics in told:
+            feasible = metrics is not None and _truthy(metrics.get("feasible", True))
+            self._strategy.tell(config, metrics, feasible=feasible)
 
     # -- the Tune Searcher contract -----------------------------------------------------------
     def set_search_properties(
@@ -228,16 +279,18 @@ class Searcher(_TuneSearcher):
         pruned: bool = False,
         intermediate_values: list[float] | None = None,
     ) -> None:
-        """Tell the strategy a config evaluated elsewhere (normalized by ``space.validate``)."""
+        """Tell the strategy a config evaluated elsewhere (normalized by ``space.validate``).
+
+        ``value`` takes the forms of one entry of ``evaluated_rewards``: a dict of metrics, a
+        number (one objective), a list of numbers (one per objective) or None (it failed).
+        """
         objs = self._strategy.objectives
         if objs is None:
             raise StrategyError("set `metric`/`mode` before adding evaluated points.")
-        config = self._strategy.space.validate(parameters)
-        if error or value is None:
-            self._strategy.tell(config, None, feasible=False)
-            return
-        metrics = dict(value) if isinstance(value, Mapping) else {objs[0].name: value}
-        self._strategy.tell(config, metrics)
+        (config,) = validate_configs(self._strategy.space, [parameters], "parameters")
+        metrics = None if error else _reward_metrics(value, objs, "value")
+        feasible = metrics is not None and _truthy(metrics.get("feasible", True))
+        self._strategy.tell(config, metrics, feasible=feasible)
 
     def set_max_concurrency(self, max_concurrent: int) -> bool:
         return False  # pending configs are tracked by the strategy; ConcurrencyLimiter limits
@@ -249,6 +302,7 @@ class Searcher(_TuneSearcher):
             "strategy": self._strategy.state_dict(),
             "live": copy.deepcopy(self._live),
             "last": copy.deepcopy(self._last),
+            "rewards_due": copy.deepcopy(self._rewards_due),
         }
 
     def set_state(self, state: dict[str, Any]) -> None:
@@ -257,6 +311,7 @@ class Searcher(_TuneSearcher):
                 f"searcher state must come from Searcher.get_state() (version {_SAVE_VERSION})."
             )
         self._strategy.load_state_dict(state["strategy"])
+        self._rewards_due = copy.deepcopy(list(state.get("rewards_due", [])))
         objs = self._strategy.objectives
         if objs is not None:
             self._set_objectives(objs)
@@ -298,6 +353,49 @@ def _resolve_budget(budget: Any) -> tuple[str, float] | None:
             f"{type(budget).__name__}: {budget!r}."
         )
     return budget_of(budget)
+
+
+def _reward_metrics(
+    reward: Any, objectives: Sequence[Objective] | None, field: str
+) -> dict[str, Any] | None:
+    """The metrics of a result given as ``field`` (None: it failed); checks only its form while
+    ``objectives`` are unknown."""
+    field = f"`{field}`"
+    names = None if objectives is None else [o.name for o in objectives]
+    if reward is None:
+        return None
+    if isinstance(reward, Mapping):
+        if not all(isinstance(k, str) for k in reward):
+            raise StrategyError(f"{field} must have metric names as keys, but got {reward!r}.")
+        if names is not None and not set(names) & set(reward):
+            raise StrategyError(
+                f"{field} names none of the objectives {names}: got keys {sorted(reward)}."
+            )
+        return dict(reward)
+    if _is_number(reward):
+        if names is not None and len(names) > 1:
+            raise StrategyError(
+                f"{field} is one number ({reward!r}) but the search has {len(names)} "
+                f"objectives {names}: give a dict of metrics or a list of {len(names)} numbers."
+            )
+        return None if names is None else {names[0]: float(reward)}
+    if isinstance(reward, Sequence) and not isinstance(reward, (str, bytes)):
+        if not all(_is_number(v) for v in reward):
+            raise StrategyError(f"{field} must hold numbers only, but got {reward!r}.")
+        if names is not None and len(reward) != len(names):
+            raise StrategyError(
+                f"{field} has {len(reward)} values {list(reward)!r} but the search has "
+                f"{len(names)} objectives {names}: one value per objective, in that order."
+            )
+        return None if names is None else dict(zip(names, map(float, reward), strict=True))
+    raise StrategyError(
+        f"{field} must be a dict of metrics, a number, a list of numbers or None, but got "
+        f"{type(reward).__name__}: {reward!r}."
+    )
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
 
 
 def _truthy(value: Any) -> bool:

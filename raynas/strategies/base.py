@@ -170,6 +170,7 @@ class Strategy(ABC):
         self._observations: list[Observation] = []
         self._index: dict[str, int] = {}
         self._pending: dict[str, dict[str, Any]] = {}
+        self._queue: list[dict[str, Any]] = []  # enqueued configs, proposed before the strategy's
         self._best_index: int | None = None
         self._replaying = False
 
@@ -198,6 +199,11 @@ class Strategy(ABC):
     def pending(self) -> list[dict[str, Any]]:
         """Configs asked and not told yet."""
         return [copy.deepcopy(c) for c in self._pending.values()]
+
+    @property
+    def queued(self) -> list[dict[str, Any]]:
+        """Configs enqueued (:meth:`enqueue`) and not asked yet, in the order they will be asked."""
+        return [copy.deepcopy(c) for c in self._queue]
 
     def __len__(self) -> int:
         return len(self._observations)
@@ -241,12 +247,40 @@ class Strategy(ABC):
         return self._objectives
 
     # -- ask / tell -------------------------------------------------------------------------
+    def enqueue(self, configs: Sequence[Mapping[str, Any]], *, field: str = "configs") -> None:
+        """Have the next asks return ``configs``, in order, before the strategy's own proposals.
+
+        Ray Tune's ``points_to_evaluate`` and Optuna's ``enqueue_trial``: known good
+        architectures, a baseline, or the best ones of an earlier search. Every config is
+        validated now, so a bad one fails before any trial starts. Configs already proposed,
+        told or queued are left out, and a queued one told before its turn comes is skipped, so
+        the no-duplicates rule holds.
+        Asking a queued config draws nothing from the strategy's RNG; its result is told like
+        any other.
+
+        Raises:
+            StrategyError: ``configs`` is not a list of configs of the space; the message names
+                ``field[i]``, the value and the reason.
+        """
+        queued = {self._space.key(c) for c in self._queue}
+        for config in validate_configs(self._space, configs, field):
+            key = self._space.key(config)
+            if self.is_new(key) and key not in queued:
+                queued.add(key)
+                self._queue.append(config)
+
     def ask(self) -> dict[str, Any]:
-        """Propose a config not proposed or observed before.
+        """Propose a config not proposed or observed before (queued ones first).
 
         Raises:
             SearchExhausted: every config of the space has been proposed or observed.
         """
+        while self._queue:
+            config = self._queue.pop(0)
+            key = self._space.key(config)
+            if self.is_new(key):
+                self._pending[key] = config
+                return copy.deepcopy(config)
         config = self._space.validate(self._propose())
         key = self._space.key(config)
         if not self.is_new(key):  # a subclass slipped: never hand out a duplicate
@@ -435,6 +469,7 @@ class Strategy(ABC):
                 for o in self._observations
             ],
             "pending": [copy.deepcopy(c) for c in self._pending.values()],
+            "queue": [copy.deepcopy(c) for c in self._queue],
             "extra": self._extra_state(),
         }
 
@@ -474,11 +509,35 @@ class Strategy(ABC):
         for config in state["pending"]:
             config = self._space.validate(config)
             self._pending[self._space.key(config)] = config
+        self._queue = validate_configs(self._space, state.get("queue", []), "state['queue']")
         self._load_extra_state(state["extra"])
         self._rng.bit_generator.state = copy.deepcopy(state["rng"])
 
 
 # -- module helpers ------------------------------------------------------------------------------
+def validate_configs(space: SearchSpace, configs: Any, field: str) -> list[dict[str, Any]]:
+    """``configs`` in canonical form, or :class:`StrategyError` naming ``field[i]`` and why."""
+    if isinstance(configs, (str, bytes, Mapping)) or not isinstance(configs, Sequence):
+        raise StrategyError(
+            f"`{field}` must be a list of configs (dicts), but got "
+            f"{type(configs).__name__}: {configs!r}."
+        )
+    out = []
+    for i, config in enumerate(configs):
+        if not isinstance(config, Mapping):
+            raise StrategyError(
+                f"`{field}[{i}]` must be a config (a dict), but got "
+                f"{type(config).__name__}: {config!r}."
+            )
+        try:
+            out.append(space.validate(config))
+        except RaynasError as err:
+            raise StrategyError(
+                f"`{field}[{i}]` is not a config of the space ({dict(config)!r}): {err}"
+            ) from err
+    return out
+
+
 def check_population_size(population_size: Any) -> None:
     """Raise :class:`StrategyError` unless ``population_size`` is an int >= 2."""
     if isinstance(population_size, bool) or not isinstance(population_size, int):

@@ -144,6 +144,29 @@ class StrategyContract:
         pickled = pickle.loads(pickle.dumps(original))
         assert pickled.ask() == original.ask()
 
+    def test_enqueued_configs_are_asked_first_once_and_survive_the_state(self) -> None:
+        space = conditional_space()
+        strategy = self._make(space, 8)
+        self._drive(strategy, self.steps)
+        told = strategy.observations[0].config
+        fresh: dict[str, dict[str, Any]] = {}
+        for s in range(200):
+            config = space.sample(s)
+            if strategy.is_new(space.key(config)):
+                fresh.setdefault(space.key(config), config)
+        first, second = list(fresh.values())[:2]
+        strategy.enqueue([first, told, second, first])  # a told one and a repeat are skipped
+        restored = self._make(space, 99)
+        restored.load_state_dict(json.loads(json.dumps(strategy.state_dict())))
+        assert restored.queued == strategy.queued == [space.validate(first), space.validate(second)]
+        for s in (strategy, restored):
+            assert s.ask() == space.validate(first)
+            assert s.ask() == space.validate(second)
+            assert s.queued == []
+        after = strategy.ask()  # asking queued configs drew nothing from the strategy's RNG
+        assert restored.ask() == after
+        assert space.key(after) not in {space.key(first), space.key(second), space.key(told)}
+
     def test_state_of_another_strategy_is_refused(self) -> None:
         from raynas.strategies import RandomSearch
 

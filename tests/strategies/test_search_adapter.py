@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 import sys
 
 import pytest
@@ -138,6 +139,99 @@ def test_add_evaluated_point_normalizes_the_config():
     s.add_evaluated_point({"a": "y", "b": 1, "c": "q"}, None, error=True)
     assert [o.ok for o in s.strategy.observations] == [True, False]
     assert s.strategy.observations[0].config["b"] == 2
+    two = Searcher("nsga2", space=space, metric=["score", "cost"], mode=["max", "min"], seed=0)
+    with pytest.raises(StrategyError, match=r"`value` is one number \(3.0\) but the search has 2"):
+        two.add_evaluated_point({"a": "x", "b": 1, "c": "p"}, 3.0)
+    two.add_evaluated_point({"a": "x", "b": 1, "c": "p"}, [3.0, 1.0])
+    assert two.strategy.observations[0].metrics == {"score": 3.0, "cost": 1.0}
+
+
+def test_enqueue_validates_every_config_before_anything_is_asked():
+    space = small_space()
+    s = RegularizedEvolution(space, objectives=["score:max"], seed=0)
+    with pytest.raises(StrategyError, match=r"`configs\[1\]` is not a config of the space \(\{'a': 'z'.*\}\): .*'z'"):
+        s.enqueue([{"a": "x", "b": 1, "c": "p"}, {"a": "z", "b": 1, "c": "p"}])
+    with pytest.raises(StrategyError, match=r"`configs` must be a list of configs.*dict"):
+        s.enqueue({"a": "x", "b": 1, "c": "p"})
+    with pytest.raises(StrategyError, match=r"`configs\[0\]` must be a config \(a dict\)"):
+        s.enqueue(["a=x"])
+    assert s.queued == []  # nothing of a refused call was queued
+
+
+def test_a_queued_config_told_before_its_turn_is_not_asked():
+    space = small_space()
+    s = RegularizedEvolution(space, objectives=["score:max"], seed=0)
+    first, second = {"a": "x", "b": 1, "c": "p"}, {"a": "y", "b": 2, "c": "q"}
+    s.enqueue([first, second])
+    s.tell(first, {"score": 1.0})  # measured elsewhere meanwhile
+    assert s.ask() == second
+    assert space.key(s.ask()) not in {space.key(first), space.key(second)}
+
+
+def test_points_to_evaluate_are_suggested_first_and_survive_save_and_restore(tmp_path):
+    space = small_space()
+    points = [{"a": "y", "b": 3, "c": "s"}, {"a": "x", "b": 2.0, "c": "q"}, {"a": "x", "b": 1, "c": "r"}]
+    kwargs = dict(space=space, metric="score", mode="max", population_size=4)
+    s = Searcher("evolution", seed=0, points_to_evaluate=points, **kwargs)
+    assert s.suggest("t0") == points[0]
+    path = os.path.join(tmp_path, "searcher.pkl")
+    s.save(path)
+    restored = Searcher("evolution", seed=5, **kwargs)
+    restored.restore(path)
+    for searcher in (s, restored):
+        assert searcher.suggest("t1") == {"a": "x", "b": 2, "c": "q"}  # normalized by the space
+        assert searcher.suggest("t2") == points[2]
+    after = s.suggest("t3")
+    assert after == restored.suggest("t3") and after not in points
+    with pytest.raises(StrategyError, match=r"`points_to_evaluate\[1\]` is not a config .*`b` is missing"):
+        Searcher("random", space=space, metric="score", mode="max", points_to_evaluate=[points[0], {"a": "x", "c": "p"}])
+
+
+def test_evaluated_rewards_warm_start_the_strategy_without_running_the_points():
+    space = small_space()
+    points = [{"a": "x", "b": 1, "c": "p"}, {"a": "x", "b": 2, "c": "p"}, {"a": "y", "b": 1, "c": "p"},
+              {"a": "y", "b": 2, "c": "p"}]
+    rewards = [
+        {"score": 2.0, "cost": 1.0},
+        [3.0, 0.5],  # one value per objective, in their order
+        None,  # it failed
+        {"score": 9.0, "cost": 0.1, "feasible": False},
+    ]
+    s = Searcher("nsga2", space=space, metric=["score", "cost"], mode=["max", "min"], seed=0,
+                 points_to_evaluate=points, evaluated_rewards=rewards)
+    obs = s.strategy.observations
+    assert [o.ok for o in obs] == [True, True, False, False]
+    assert obs[1].metrics == {"score": 3.0, "cost": 0.5}
+    asked = [s.suggest(f"t{i}") for i in range(20)]
+    assert not {space.key(c) for c in asked} & {space.key(p) for p in points}
+    # a single objective may come from TuneConfig later: the rewards wait for it
+    late = Searcher("random", space=space, seed=0, points_to_evaluate=points[:2], evaluated_rewards=[1.0, 2.5])
+    assert late.strategy.observations == ()
+    late.set_search_properties("score", "max", {})
+    assert [o.metrics for o in late.strategy.observations] == [{"score": 1.0}, {"score": 2.5}]
+    assert late.strategy.best().config == points[1]
+
+
+def test_evaluated_rewards_errors_name_the_entry():
+    space = small_space()
+    points = [{"a": "x", "b": 1, "c": "p"}, {"a": "x", "b": 2, "c": "p"}]
+    two = dict(space=space, metric=["score", "cost"], mode=["max", "min"], points_to_evaluate=points)
+    with pytest.raises(StrategyError, match="2 points but 1 rewards"):
+        Searcher("nsga2", evaluated_rewards=[1.0], **two)
+    with pytest.raises(StrategyError, match=r"`evaluated_rewards\[1\]` is one number \(4.0\) but the search has 2"):
+        Searcher("nsga2", evaluated_rewards=[[1.0, 2.0], 4.0], **two)
+    with pytest.raises(StrategyError, match=r"`evaluated_rewards\[0\]` has 3 values"):
+        Searcher("nsga2", evaluated_rewards=[[1.0, 2.0, 3.0], None], **two)
+    with pytest.raises(StrategyError, match=r"`evaluated_rewards\[1\]` names none of the objectives \['score', 'cost'\]"):
+        Searcher("nsga2", evaluated_rewards=[None, {"acc": 0.9}], **two)
+    with pytest.raises(StrategyError, match=r"`evaluated_rewards\[0\]` must be a dict of metrics.*str"):
+        Searcher("nsga2", evaluated_rewards=["0.9", None], **two)
+    with pytest.raises(StrategyError, match="without `points_to_evaluate`"):
+        Searcher("random", space=space, metric="score", mode="max", evaluated_rewards=[1.0])
+    late = Searcher("random", space=space, seed=0, points_to_evaluate=points, evaluated_rewards=[1.0, [2.0, 3.0]])
+    with pytest.raises(StrategyError, match=r"`evaluated_rewards\[1\]` has 2 values"):
+        late.set_search_properties("score", "max", {})
+    assert late.strategy.observations == ()  # checked all before telling any
 
 
 # -- real Tune runs -------------------------------------------------------------------------------
@@ -169,7 +263,8 @@ def test_tuner_with_concurrency_limiter_survives_failures(ray_session, tmp_path)
     from ray.tune.search import ConcurrencyLimiter
 
     space = small_space()
-    searcher = Searcher("evolution", space=space, seed=0, population_size=4)
+    points = [{"a": "x", "b": 2, "c": "s"}, {"a": "y", "b": 1, "c": "q"}]  # the first one crashes
+    searcher = Searcher("evolution", space=space, seed=0, population_size=4, points_to_evaluate=points)
     tuner = tune.Tuner(
         _objective,
         tune_config=tune.TuneConfig(
@@ -187,6 +282,10 @@ def test_tuner_with_concurrency_limiter_survives_failures(ray_session, tmp_path)
     assert len({space.key(c) for c in configs}) == 10
     crashed = sum(c["c"] == "s" for c in configs)
     assert sum(r.error is not None for r in results) == crashed
+    # a trial's directory is named <trainable>_<id>_<n>_<config>, n counting suggestions from 1
+    order = {int(re.search(r"_(\d+)_a=", os.path.basename(r.path)).group(1)): r for r in results}
+    first = [order[1], order[2]]
+    assert [{k: v for k, v in r.config.items() if k != "tag"} for r in first] == points
 
 
 from ray.tune import Callback  # noqa: E402
