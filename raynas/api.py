@@ -64,6 +64,7 @@ class SearchSpec:
     max_failures: int
     verbose: int
     trainable_kwargs: dict[str, Any] = field(default_factory=dict)
+    points_to_evaluate: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def experiment_path(self) -> str:
@@ -167,6 +168,7 @@ def build_spec(
     max_failures: int = 1,
     verbose: int = 1,
     trainable_kwargs: Mapping[str, Any] | None = None,
+    points_to_evaluate: Sequence[Mapping[str, Any]] | None = None,
 ) -> SearchSpec:
     """Validate every argument of :func:`search` (no trial starts) and return the spec."""
     from raynas.data import get_datamodule
@@ -215,6 +217,19 @@ def build_spec(
     )
     space_obj = _build_space(space, space_kwargs or {}, dm)
     targets = _hardware_targets(hardware, objs, verbose)
+    points: list[dict[str, Any]] = []
+    if points_to_evaluate is not None:
+        from raynas.strategies.base import StrategyError, validate_configs
+
+        if scheduler in ("pbt", "architecture_pbt"):
+            raise ConfigError(
+                f"`points_to_evaluate` go to the search strategy; `scheduler` = {scheduler!r} "
+                f"samples its population itself and takes none."
+            )
+        try:
+            points = validate_configs(space_obj, points_to_evaluate, "points_to_evaluate")
+        except StrategyError as e:
+            raise ConfigError(str(e)) from e
     if name is None:
         name = f"raynas-{time.strftime('%Y%m%d-%H%M%S')}"
     if storage_path is None:
@@ -243,6 +258,7 @@ def build_spec(
         max_failures=max_failures,
         verbose=verbose,
         trainable_kwargs=dict(trainable_kwargs or {}),
+        points_to_evaluate=points,
     )
 
 
@@ -339,6 +355,8 @@ def _make_search_alg(spec: SearchSpec, scheduler: Any = None) -> Any:
             seed=spec.seed,
             **spec.strategy_kwargs,
         )
+    if spec.points_to_evaluate:
+        strategy.enqueue(spec.points_to_evaluate, field="points_to_evaluate")
     # an early-stopping scheduler's budget: stopped trials are told with the fidelity they reached
     searcher = Searcher(strategy, objectives=spec.objectives, budget=scheduler)
     return ConcurrencyLimiter(searcher, max_concurrent=spec.max_concurrent)
@@ -440,6 +458,8 @@ def search(space: Any, data: Any = "digits", **kwargs: Any) -> Any:
         resources_per_trial: ``{"cpu": 1, "gpu": 0.5}``.
         storage_path, name: where the experiment folder goes (default ``./runs/raynas-<time>``).
         seed: seeds the strategy and every candidate's training.
+        points_to_evaluate: configs of the space to train first, in order (a baseline, known
+            good architectures); the strategy proposes the rest. Validated before any trial.
 
     Example:
         >>> # results = raynas.search("mlp", "digits",

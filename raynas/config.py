@@ -19,6 +19,9 @@ Example config::
     training: {max_epochs: 5, train_fraction: 1.0}
     resources_per_trial: {cpu: 1}
     storage_path: ./runs
+
+Optional: ``points_to_evaluate``, a list of configs of the space to train first (a baseline,
+known good architectures), checked against the space when the search is built.
 """
 
 from __future__ import annotations
@@ -58,6 +61,7 @@ TOP_KEYS = (
     "storage_path",
     "max_failures",
     "verbose",
+    "points_to_evaluate",
 )
 TRAINING_KEYS = ("max_epochs", "train_fraction", "time_budget_s")
 RESOURCE_KEYS = ("cpu", "gpu")
@@ -175,6 +179,7 @@ class SearchConfig:
     seed: int = 0
     max_failures: int = 1
     verbose: int = 1
+    points_to_evaluate: list[dict[str, Any]] | None = None
     raw: dict[str, Any] = field(default_factory=dict)
 
     def to_search_kwargs(self) -> dict[str, Any]:
@@ -198,6 +203,7 @@ class SearchConfig:
             "seed": self.seed,
             "max_failures": self.max_failures,
             "verbose": self.verbose,
+            "points_to_evaluate": self.points_to_evaluate,
         }
 
 
@@ -370,6 +376,15 @@ def validate_config(raw: Any, *, source: str = "config") -> SearchConfig:
     )
     verbose = raw.get("verbose", 1)
     _need(verbose in (0, 1, 2, 3), "verbose", verbose, "one of [0, 1, 2, 3]")
+    points = raw.get("points_to_evaluate")
+    _need(
+        points is None
+        or (isinstance(points, list) and all(isinstance(p, Mapping) for p in points)),
+        "points_to_evaluate",
+        points,
+        "a list of configs of the space (mappings of decision to value; checked against the "
+        "space when it is built)",
+    )
     return SearchConfig(
         space=(space_name, space_kwargs),
         data=data,
@@ -386,6 +401,7 @@ def validate_config(raw: Any, *, source: str = "config") -> SearchConfig:
         seed=seed,
         max_failures=max_failures,
         verbose=verbose,
+        points_to_evaluate=None if points is None else [dict(p) for p in points],
         raw=dict(raw),
     )
 

@@ -98,6 +98,10 @@ def test_domain_shorthand_in_space_kwargs() -> None:
             r"with at least a `name`",
         ),
         ({"seed": -1}, r"`seed` must be an int >= 0, but got -1"),
+        (
+            {"points_to_evaluate": {"width": 16}},
+            r"`points_to_evaluate` must be a list of configs of the space",
+        ),
         ({"name": "a/b"}, r"`name` must be a folder name without path separators"),
         (
             {"space": {"type": "mlp", "width": {"int": [16]}}},

@@ -42,6 +42,12 @@ def fast_cpu():
     )
 
 
+# trained first: two layers of 64 with ReLU, which NSGA-II with seed 0 draws in none of its
+# first eight configs
+FIRST = {"layers": [{"width": 64}, {"width": 64}], "activation": "relu", "dropout": 0.0, "batch_norm": False,
+         "learning_rate": 0.003, "weight_decay": 0.0001, "batch_size": 64}
+
+
 @pytest.fixture(scope="module")
 def finished(ray_session, tmp_path_factory):
     storage = str(tmp_path_factory.mktemp("runs"))
@@ -59,6 +65,7 @@ def finished(ray_session, tmp_path_factory):
         seed=0,
         max_concurrent=2,
         verbose=0,
+        points_to_evaluate=[FIRST],
     )
     return results
 
@@ -72,6 +79,8 @@ def test_every_candidate_is_reported_with_objectives(finished) -> None:
     assert all(c.value("latency_p50_ms") > 0 for c in feasible)
     keys = {json.dumps(c.config, sort_keys=True) for c in finished.candidates}
     assert len(keys) == 6, "no candidate is trained twice"
+    space = small_space()
+    assert space.key(FIRST) in {space.key(c.config) for c in finished.candidates}
 
 
 def test_pareto_front_is_non_dominated(finished) -> None:
@@ -141,6 +150,14 @@ def test_results_reload_from_the_folder(finished) -> None:
         ({"budget": 0}, r"`budget` must be an int >= 1, but got 0"),
         ({"objectives": ["val_acc:best"]}, r"`mode` of objective `val_acc` must be one of"),
         ({"resources_per_trial": {"tpu": 1}}, r"`resources_per_trial.tpu` is not a known key"),
+        (
+            {"points_to_evaluate": [{**FIRST, "activation": "swish"}]},
+            r"`points_to_evaluate\[0\]` is not a config of the space .*`activation` must be one of",
+        ),
+        (
+            {"points_to_evaluate": [FIRST], "scheduler": "pbt"},
+            r"`points_to_evaluate` go to the search strategy; `scheduler` = 'pbt'",
+        ),
     ],
 )
 def test_bad_arguments_fail_before_any_trial(kwargs, message, tmp_path) -> None:
