@@ -14,6 +14,7 @@ killed driver with its searcher, scheduler and measurement-cache state.
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 import time
 from collections.abc import Mapping, Sequence
@@ -22,6 +23,7 @@ from typing import Any
 
 from raynas.config import SPACES, ConfigError, load_object
 from raynas.objectives import Objective, ObjectiveError, as_objectives
+from raynas.search_spaces.errors import RaynasError
 
 SPEC_FILE = "raynas_search.pkl"
 
@@ -65,6 +67,11 @@ class SearchSpec:
     verbose: int
     trainable_kwargs: dict[str, Any] = field(default_factory=dict)
     points_to_evaluate: list[dict[str, Any]] = field(default_factory=list)
+    # results of an earlier search: (config, metrics without hardware ones or None, fidelity)
+    warm_start: list[tuple[dict[str, Any], dict[str, Any] | None, float]] = field(
+        default_factory=list
+    )
+    warm_start_path: str | None = None
 
     @property
     def experiment_path(self) -> str:
@@ -169,6 +176,7 @@ def build_spec(
     verbose: int = 1,
     trainable_kwargs: Mapping[str, Any] | None = None,
     points_to_evaluate: Sequence[Mapping[str, Any]] | None = None,
+    warm_start: Any = None,
 ) -> SearchSpec:
     """Validate every argument of :func:`search` (no trial starts) and return the spec."""
     from raynas.data import get_datamodule
@@ -230,6 +238,22 @@ def build_spec(
             points = validate_configs(space_obj, points_to_evaluate, "points_to_evaluate")
         except StrategyError as e:
             raise ConfigError(str(e)) from e
+    prior: list[tuple[dict[str, Any], dict[str, Any] | None, float]] = []
+    prior_path: str | None = None
+    if warm_start is not None:
+        if scheduler in ("pbt", "architecture_pbt"):
+            raise ConfigError(
+                f"`warm_start` results go to the search strategy; `scheduler` = {scheduler!r} "
+                f"samples its population itself and takes none."
+            )
+        quantized = [t.name for t in targets if getattr(t, "quantization", None) is not None]
+        if quantized:
+            raise ConfigError(
+                f"`warm_start` cannot be combined with quantizing targets {quantized}: their "
+                f"accuracy after quantization needs each candidate's trained weights, which a "
+                f"warm start does not measure again."
+            )
+        prior, prior_path = _warm_start(warm_start, space_obj, objs, max_epochs)
     if name is None:
         name = f"raynas-{time.strftime('%Y%m%d-%H%M%S')}"
     if storage_path is None:
@@ -259,7 +283,65 @@ def build_spec(
         verbose=verbose,
         trainable_kwargs=dict(trainable_kwargs or {}),
         points_to_evaluate=points,
+        warm_start=prior,
+        warm_start_path=prior_path,
     )
+
+
+def _is_hardware_metric(key: str) -> bool:
+    """A metric measured on a device (``latency_p50_ms``, ``edge_energy_j``, ``hw_violation``)."""
+    names = (*HARDWARE_METRICS, "hw_violation")
+    return any(key == m or key.endswith("_" + m) for m in names)
+
+
+def _warm_start(
+    source: Any, space: Any, objectives: Sequence[Objective], max_epochs: int
+) -> tuple[list[tuple[dict[str, Any], dict[str, Any] | None, float]], str | None]:
+    """What an earlier search's candidates tell the new one, checked against the new space.
+
+    A candidate keeps its device-independent metrics (accuracy, params, flops...); its hardware
+    metrics are dropped, to be measured again on this search's targets. One without every
+    device-independent objective of this search failed in training: it is told as failed.
+    """
+    from raynas.evaluation._runner import split_config
+    from raynas.results import NASResults
+
+    if isinstance(source, NASResults):
+        prior, path = source, source.path
+    elif isinstance(source, (str, os.PathLike)):
+        path = os.path.abspath(os.path.expanduser(os.fspath(source)))
+        try:
+            prior = results(path)
+        except ConfigError as e:
+            raise ConfigError(f"`warm_start`: {e}") from e
+    else:
+        raise ConfigError(
+            f"`warm_start` must be the folder of an earlier raynas search or its NASResults, "
+            f"but got {type(source).__name__}: {source!r}."
+        )
+    trained = [o.name for o in objectives if not _is_hardware_metric(o.name)]
+    out: list[tuple[dict[str, Any], dict[str, Any] | None, float]] = []
+    for c in prior.candidates:
+        try:
+            config = space.validate(split_config(space, c.config))
+        except RaynasError as e:
+            raise ConfigError(
+                f"`warm_start`: candidate {c.trial_id} of {path!r} is not a config of this "
+                f"search's space ({e}); warm starts need the same space."
+            ) from e
+        if not all(math.isfinite(c.value(n)) for n in trained):
+            out.append((config, None, 1.0))  # it failed before these were measured
+            continue
+        metrics = {
+            k: v
+            for k, v in c.metrics.items()
+            if not _is_hardware_metric(k) and k not in ("feasible", "reason")
+            and isinstance(v, (int, float, str, bool))
+        }
+        epoch = c.metrics.get("epoch")
+        reached = float(epoch) / max_epochs if isinstance(epoch, (int, float)) else 1.0
+        out.append((config, metrics, min(1.0, max(reached, 1e-9))))
+    return out, path
 
 
 def _cluster_cpus() -> float:
@@ -305,11 +387,11 @@ class _MeasureFirst:
         return self.objective(model, config)
 
 
-def _make_trainable(spec: SearchSpec) -> Any:
-    from raynas.evaluation import NASTrainable
+def _hardware_objectives(spec: SearchSpec) -> list[Any]:
+    """One HardwareObjective per target of the search, measuring what its objectives name."""
     from raynas.hardware import HardwareObjective
 
-    hooks: list[Any] = []  # params and flops are in every report already
+    out: list[Any] = []  # params and flops are in every report already
     for i, target in enumerate(spec.hardware):
         prefix = "" if i == 0 else f"{target.name}_"
         wanted = {o.name[len(prefix) :] for o in spec.objectives if o.name.startswith(prefix)}
@@ -324,7 +406,14 @@ def _make_trainable(spec: SearchSpec) -> Any:
             space=spec.space,
             prefix=prefix,
         )
-        hooks.append(_MeasureFirst(hw))
+        out.append(hw)
+    return out
+
+
+def _make_trainable(spec: SearchSpec) -> Any:
+    from raynas.evaluation import NASTrainable
+
+    hooks = [_MeasureFirst(hw) for hw in _hardware_objectives(spec)]
     return NASTrainable(
         spec.space,
         spec.data,
@@ -338,6 +427,28 @@ def _make_trainable(spec: SearchSpec) -> Any:
         seed=spec.seed,
         **spec.trainable_kwargs,
     )
+
+
+def _tell_warm_start(spec: SearchSpec, strategy: Any) -> None:
+    """Tell the strategy the earlier search's candidates, measured again on this search's
+    hardware (latency does not depend on the weights: a freshly built model measures alike)."""
+    hardware = _hardware_objectives(spec)
+    _say(
+        spec,
+        f"warm start: {len(spec.warm_start)} candidates of {spec.warm_start_path}"
+        + (f", measuring them on {[hw.target.name for hw in hardware]}" if hardware else ""),
+    )
+    for config, metrics, fidelity in spec.warm_start:
+        if metrics is None:
+            strategy.tell(config, None, feasible=False)
+            continue
+        metrics = dict(metrics)
+        if hardware:
+            model = spec.space.build(config)
+            for hw in hardware:
+                metrics.update(hw(model, config))
+        feasible = metrics.pop("feasible", True) is not False
+        strategy.tell(config, metrics, feasible=feasible, fidelity=fidelity)
 
 
 def _make_search_alg(spec: SearchSpec, scheduler: Any = None) -> Any:
@@ -355,6 +466,8 @@ def _make_search_alg(spec: SearchSpec, scheduler: Any = None) -> Any:
             seed=spec.seed,
             **spec.strategy_kwargs,
         )
+    if spec.warm_start:
+        _tell_warm_start(spec, strategy)
     if spec.points_to_evaluate:
         strategy.enqueue(spec.points_to_evaluate, field="points_to_evaluate")
     # an early-stopping scheduler's budget: stopped trials are told with the fidelity they reached
@@ -460,6 +573,11 @@ def search(space: Any, data: Any = "digits", **kwargs: Any) -> Any:
         seed: seeds the strategy and every candidate's training.
         points_to_evaluate: configs of the space to train first, in order (a baseline, known
             good architectures); the strategy proposes the rest. Validated before any trial.
+        warm_start: the folder (or :class:`NASResults`) of an earlier search over the same
+            space, for example for another device. Its candidates are told to the strategy
+            before the first trial, with their accuracy as trained and their hardware metrics
+            measured again on this search's targets (no training); ``budget`` counts new
+            candidates only, and the earlier ones stay in their own folder.
 
     Example:
         >>> # results = raynas.search("mlp", "digits",

@@ -21,7 +21,9 @@ Example config::
     storage_path: ./runs
 
 Optional: ``points_to_evaluate``, a list of configs of the space to train first (a baseline,
-known good architectures), checked against the space when the search is built.
+known good architectures), checked against the space when the search is built; ``warm_start``,
+the folder of an earlier search over the same space whose candidates the strategy is told first
+(their hardware metrics measured again on this config's targets; see :func:`raynas.search`).
 """
 
 from __future__ import annotations
@@ -62,6 +64,7 @@ TOP_KEYS = (
     "max_failures",
     "verbose",
     "points_to_evaluate",
+    "warm_start",
 )
 TRAINING_KEYS = ("max_epochs", "train_fraction", "time_budget_s")
 RESOURCE_KEYS = ("cpu", "gpu")
@@ -180,6 +183,7 @@ class SearchConfig:
     max_failures: int = 1
     verbose: int = 1
     points_to_evaluate: list[dict[str, Any]] | None = None
+    warm_start: str | None = None
     raw: dict[str, Any] = field(default_factory=dict)
 
     def to_search_kwargs(self) -> dict[str, Any]:
@@ -204,6 +208,7 @@ class SearchConfig:
             "max_failures": self.max_failures,
             "verbose": self.verbose,
             "points_to_evaluate": self.points_to_evaluate,
+            "warm_start": self.warm_start,
         }
 
 
@@ -385,6 +390,13 @@ def validate_config(raw: Any, *, source: str = "config") -> SearchConfig:
         "a list of configs of the space (mappings of decision to value; checked against the "
         "space when it is built)",
     )
+    warm = raw.get("warm_start")
+    _need(
+        warm is None or (isinstance(warm, str) and bool(warm)),
+        "warm_start",
+        warm,
+        "the folder of an earlier raynas search over the same space",
+    )
     return SearchConfig(
         space=(space_name, space_kwargs),
         data=data,
@@ -402,6 +414,7 @@ def validate_config(raw: Any, *, source: str = "config") -> SearchConfig:
         max_failures=max_failures,
         verbose=verbose,
         points_to_evaluate=None if points is None else [dict(p) for p in points],
+        warm_start=None if warm is None else os.path.abspath(os.path.expanduser(warm)),
         raw=dict(raw),
     )
 

@@ -131,6 +131,52 @@ def test_plot_and_export_give_onnx_models_that_match_torch(finished, tmp_path) -
         assert got.argmax() == expected.argmax()
 
 
+def test_warm_start_tells_the_earlier_candidates_with_their_hardware_measured_again(
+    finished, tmp_path
+) -> None:
+    import math
+
+    from raynas.api import _make_search_alg, build_spec
+    from raynas.evaluation._runner import split_config
+
+    spec = build_spec(
+        small_space(),
+        "digits",
+        objectives=["val_acc:max", "latency_p50_ms:min"],
+        strategy="nsga2",
+        hardware=[fast_cpu()],
+        budget=2,
+        max_epochs=2,
+        storage_path=str(tmp_path),
+        name="next-device",
+        warm_start=finished.path,
+        max_concurrent=1,
+        verbose=0,
+    )
+    strategy = _make_search_alg(spec).searcher.strategy
+    space = spec.space
+    told = {o.key: o for o in strategy.observations}
+    earlier = {space.key(split_config(space, c.config)): c for c in finished.candidates}
+    assert set(told) == set(earlier)
+    for key, c in earlier.items():
+        if math.isfinite(c.value("val_acc")):
+            assert told[key].metrics["val_acc"] == c.value("val_acc")  # as trained
+            assert told[key].metrics["latency_p50_ms"] > 0
+        else:
+            assert not told[key].ok
+    # measured again into this search's own cache, not copied from the earlier search
+    assert os.listdir(os.path.join(spec.experiment_path, "measurements"))
+    assert space.key(strategy.ask()) not in earlier  # the budget goes to new candidates
+
+
+def test_warm_start_from_another_space_is_refused(finished, tmp_path) -> None:
+    other = MLPSpace(input_shape=(1, 8, 8), num_classes=10, max_layers=1, width=Choice([8, 128]))
+    with pytest.raises(ConfigError, match=r"`warm_start`: candidate .* is not a config of this"):
+        raynas.search(other, "digits", storage_path=str(tmp_path), warm_start=finished.path,
+                      verbose=0)
+    assert not os.listdir(tmp_path)
+
+
 def test_results_reload_from_the_folder(finished) -> None:
     again = raynas.api.results(finished.path)
     assert len(again) == len(finished)
@@ -153,6 +199,15 @@ def test_results_reload_from_the_folder(finished) -> None:
         (
             {"points_to_evaluate": [{**FIRST, "activation": "swish"}]},
             r"`points_to_evaluate\[0\]` is not a config of the space .*`activation` must be one of",
+        ),
+        (
+            {"warm_start": "no/such/search"},
+            r"`warm_start`: `path` must be a raynas experiment folder .*no/such/search",
+        ),
+        ({"warm_start": 3}, r"`warm_start` must be the folder of an earlier raynas search .* 3"),
+        (
+            {"warm_start": "x", "hardware": [{"name": "cpu", "quantization": "dynamic"}]},
+            r"`warm_start` cannot be combined with quantizing targets \['cpu'\]",
         ),
         (
             {"points_to_evaluate": [FIRST], "scheduler": "pbt"},
