@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import textwrap
 
 import pytest
@@ -35,6 +36,12 @@ def test_a_good_config_validates() -> None:
     kwargs = cfg.to_search_kwargs()
     assert kwargs["budget"] == 12 and kwargs["max_epochs"] == 3
     assert kwargs["strategy"] == "nsga2" and kwargs["scheduler"] == "moasha"
+    assert kwargs["points_to_evaluate"] is None and kwargs["warm_start"] is None
+    first = {"layers": [{"width": 64}], "activation": "relu"}
+    cfg = validate_config({**GOOD, "warm_start": "~/runs/first", "points_to_evaluate": [first]})
+    kwargs = cfg.to_search_kwargs()
+    assert kwargs["warm_start"] == os.path.expanduser("~/runs/first")
+    assert kwargs["points_to_evaluate"] == [first]
 
 
 def test_domain_shorthand_in_space_kwargs() -> None:
@@ -98,6 +105,7 @@ def test_domain_shorthand_in_space_kwargs() -> None:
             r"with at least a `name`",
         ),
         ({"seed": -1}, r"`seed` must be an int >= 0, but got -1"),
+        ({"warm_start": ""}, r"`warm_start` must be the folder of an earlier raynas search"),
         (
             {"points_to_evaluate": {"width": 16}},
             r"`points_to_evaluate` must be a list of configs of the space",
