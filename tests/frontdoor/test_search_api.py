@@ -169,6 +169,30 @@ def test_warm_start_tells_the_earlier_candidates_with_their_hardware_measured_ag
     assert space.key(strategy.ask()) not in earlier  # the budget goes to new candidates
 
 
+@pytest.mark.slow
+def test_a_warm_started_search_trains_only_new_candidates(finished, tmp_path) -> None:
+    from raynas.evaluation._runner import split_config
+
+    again = raynas.search(
+        small_space(),
+        "digits",
+        objectives=["val_acc:max", "latency_p50_ms:min"],
+        strategy="nsga2",
+        hardware=[fast_cpu()],
+        budget=2,
+        max_epochs=1,
+        storage_path=str(tmp_path),
+        name="warm",
+        warm_start=finished.path,
+        max_concurrent=2,
+        verbose=0,
+    )
+    space = small_space()
+    earlier = {space.key(split_config(space, c.config)) for c in finished.candidates}
+    assert len(again) == 2  # the budget counts new candidates only
+    assert not {space.key(split_config(space, c.config)) for c in again.candidates} & earlier
+
+
 def test_warm_start_from_another_space_is_refused(finished, tmp_path) -> None:
     other = MLPSpace(input_shape=(1, 8, 8), num_classes=10, max_layers=1, width=Choice([8, 128]))
     with pytest.raises(ConfigError, match=r"`warm_start`: candidate .* is not a config of this"):
