@@ -131,6 +131,22 @@ def test_plot_and_export_give_onnx_models_that_match_torch(finished, tmp_path) -
         assert got.argmax() == expected.argmax()
 
 
+def _warm_kwargs(finished, tmp_path) -> dict:
+    """A search of 2 new candidates that starts from the `finished` one."""
+    return dict(
+        objectives=["val_acc:max", "latency_p50_ms:min"],
+        strategy="nsga2",
+        hardware=[fast_cpu()],
+        budget=2,
+        max_epochs=1,
+        storage_path=str(tmp_path),
+        name="warm",
+        warm_start=finished.path,
+        max_concurrent=2,
+        verbose=0,
+    )
+
+
 def test_warm_start_tells_the_earlier_candidates_with_their_hardware_measured_again(
     finished, tmp_path
 ) -> None:
@@ -139,20 +155,7 @@ def test_warm_start_tells_the_earlier_candidates_with_their_hardware_measured_ag
     from raynas.api import _make_search_alg, build_spec
     from raynas.evaluation._runner import split_config
 
-    spec = build_spec(
-        small_space(),
-        "digits",
-        objectives=["val_acc:max", "latency_p50_ms:min"],
-        strategy="nsga2",
-        hardware=[fast_cpu()],
-        budget=2,
-        max_epochs=2,
-        storage_path=str(tmp_path),
-        name="next-device",
-        warm_start=finished.path,
-        max_concurrent=1,
-        verbose=0,
-    )
+    spec = build_spec(small_space(), "digits", **_warm_kwargs(finished, tmp_path))
     strategy = _make_search_alg(spec).searcher.strategy
     space = spec.space
     told = {o.key: o for o in strategy.observations}
@@ -173,20 +176,7 @@ def test_warm_start_tells_the_earlier_candidates_with_their_hardware_measured_ag
 def test_a_warm_started_search_trains_only_new_candidates(finished, tmp_path) -> None:
     from raynas.evaluation._runner import split_config
 
-    again = raynas.search(
-        small_space(),
-        "digits",
-        objectives=["val_acc:max", "latency_p50_ms:min"],
-        strategy="nsga2",
-        hardware=[fast_cpu()],
-        budget=2,
-        max_epochs=1,
-        storage_path=str(tmp_path),
-        name="warm",
-        warm_start=finished.path,
-        max_concurrent=2,
-        verbose=0,
-    )
+    again = raynas.search(small_space(), "digits", **_warm_kwargs(finished, tmp_path))
     space = small_space()
     earlier = {space.key(split_config(space, c.config)) for c in finished.candidates}
     assert len(again) == 2  # the budget counts new candidates only
