@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 import torch
+
 from raynas.search_spaces import MLPSpace
 
 INPUT_DIM = {"digits": 64, "mnist1d": 40}

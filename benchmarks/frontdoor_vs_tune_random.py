@@ -44,11 +44,11 @@ def main(argv: list[str] | None = None) -> None:
     import numpy as np
     import ray
     from ray import tune
-    from raynas.hardware import HardwareTarget
-    from raynas.search_spaces import Choice, MLPSpace
 
     import raynas
     from raynas.evaluation import NASTrainable
+    from raynas.hardware import HardwareTarget
+    from raynas.search_spaces import Choice, MLPSpace
 
     space = MLPSpace(input_shape=(1, 8, 8), num_classes=10, min_layers=1, max_layers=3,
                      width=Choice([16, 32, 64, 128, 256, 512]), batch_size=64,

@@ -139,6 +139,7 @@ def main() -> None:
     args = ap.parse_args()
 
     import torch
+
     from raynas.hardware import HardwareTarget, ProcessRunner, count_flops, export_onnx, measure
 
     torch.set_num_threads(args.torch_threads)

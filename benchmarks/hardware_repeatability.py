@@ -46,6 +46,7 @@ def main() -> None:
     args = ap.parse_args()
 
     import torch
+
     from raynas.hardware import HardwareTarget, export_onnx, measure
 
     torch.manual_seed(0)

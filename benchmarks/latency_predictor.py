@@ -33,6 +33,7 @@ import time
 
 import numpy as np
 import pandas as pd
+
 from raynas.hardware import LatencyPredictor
 from raynas.hardware._predictor import report
 

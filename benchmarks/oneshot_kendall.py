@@ -21,9 +21,9 @@ from scipy.stats import kendalltau, spearmanr
 
 sys.path.insert(0, str(Path(__file__).parent))
 from _oneshot_common import train_from_scratch  # noqa: E402
-from raynas.search_spaces import NB201CellSpace  # noqa: E402
 
 from raynas.oneshot import SPOS, WeightSharingEvaluator, load_splits  # noqa: E402
+from raynas.search_spaces import NB201CellSpace  # noqa: E402
 
 
 def main() -> None:

@@ -31,9 +31,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 from _oneshot_common import regularized_evolution, train_from_scratch  # noqa: E402
-from raynas.search_spaces import NB201CellSpace  # noqa: E402
 
 from raynas.oneshot import bilevel_loader, collapse_report, load_splits, make_search  # noqa: E402
+from raynas.search_spaces import NB201CellSpace  # noqa: E402
 
 METHODS = ("darts", "darts2", "gdas", "darts-")
 EVOLUTION = "RE"

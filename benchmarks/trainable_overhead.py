@@ -38,8 +38,9 @@ def _mlp_space():
         return MLPSpace(input_shape=(1, 8, 8), num_classes=10), "MLPSpace"
     except (ImportError, AttributeError):
         pass
-    from raynas.search_spaces import Choice, Float, Int, SearchSpace
     from torch import nn
+
+    from raynas.search_spaces import Choice, Float, Int, SearchSpace
 
     class LocalMLP(SearchSpace):
         input_shape, num_classes = (1, 8, 8), 10

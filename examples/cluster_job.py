@@ -27,10 +27,9 @@ def main(argv: list[str] | None = None) -> None:
     )
     args = parser.parse_args(argv)
 
+    import raynas
     from raynas.hardware import HardwareTarget
     from raynas.search_spaces import Choice, MLPSpace
-
-    import raynas
 
     space = MLPSpace(
         input_shape=(1, 8, 8),

@@ -20,15 +20,15 @@ import numpy as np
 import ray
 import torch
 from ray import tune
-from raynas.hardware import HardwareObjective, HardwareTarget, with_hardware
-from raynas.search import Searcher
-from raynas.search_spaces import Choice, Float, Int, SearchSpace
-from raynas.strategies import get_strategy
 from sklearn.datasets import load_digits
 from sklearn.model_selection import train_test_split
 from torch import nn
 
+from raynas.hardware import HardwareObjective, HardwareTarget, with_hardware
 from raynas.schedulers import MultiObjectiveASHA
+from raynas.search import Searcher
+from raynas.search_spaces import Choice, Float, Int, SearchSpace
+from raynas.strategies import get_strategy
 
 # -- the user's existing code ------------------------------------------------------------------
 SPACE = SearchSpace(

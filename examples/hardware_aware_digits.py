@@ -26,10 +26,9 @@ def main(argv: list[str] | None = None) -> object:
     parser.add_argument("--quiet", action="store_true", help="no progress table")
     args = parser.parse_args(argv)
 
+    import raynas
     from raynas.hardware import HardwareTarget
     from raynas.search_spaces import Choice, MLPSpace
-
-    import raynas
 
     space = MLPSpace(
         input_shape=(1, 8, 8),

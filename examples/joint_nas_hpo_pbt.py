@@ -22,9 +22,8 @@ def main(argv: list[str] | None = None):
     parser.add_argument("--out", default="runs")
     args = parser.parse_args(argv)
 
-    from raynas.search_spaces import Choice, Float, MLPSpace
-
     import raynas
+    from raynas.search_spaces import Choice, Float, MLPSpace
 
     space = MLPSpace(
         input_shape=(1, 8, 8),

@@ -22,10 +22,9 @@ def main(argv: list[str] | None = None):
     parser.add_argument("--out", default="runs")
     args = parser.parse_args(argv)
 
+    import raynas
     from raynas.hardware import HardwareTarget
     from raynas.search_spaces import NB201CellSpace
-
-    import raynas
 
     space = NB201CellSpace(
         input_shape=(1, 40),

@@ -15,10 +15,11 @@ import numpy as np
 import ray
 import torch
 from ray import tune
-from raynas.search_spaces import DefineByRunSpace
 from sklearn.datasets import load_digits
 from sklearn.model_selection import train_test_split
 from torch import nn
+
+from raynas.search_spaces import DefineByRunSpace
 
 
 def build_model(hp):

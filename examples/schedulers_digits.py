@@ -16,10 +16,10 @@ import argparse
 
 import ray
 from ray import tune
-from raynas.search_spaces import MLPSpace
 
 from raynas.evaluation import NASTrainable
 from raynas.schedulers import ArchitecturePBT, MultiObjectiveASHA
+from raynas.search_spaces import MLPSpace
 
 
 def multi_objective(space: MLPSpace, samples: int, epochs: int) -> None:

@@ -20,10 +20,9 @@ def main(argv: list[str] | None = None):
     parser.add_argument("--out", default="runs")
     args = parser.parse_args(argv)
 
+    import raynas
     from raynas.hardware import HardwareTarget
     from raynas.search_spaces import Choice, TransformerSpace
-
-    import raynas
 
     space = TransformerSpace(
         input_shape=(1, 8, 8),

@@ -6,10 +6,10 @@ import os
 import textwrap
 
 import pytest
-from raynas.search_spaces import Choice, Int
 
 from raynas.config import ConfigError, load_config, validate_config
 from raynas.objectives import Objective
+from raynas.search_spaces import Choice, Int
 
 GOOD = {
     "name": "hw-digits",

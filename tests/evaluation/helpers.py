@@ -7,11 +7,11 @@ import time
 from typing import Any
 
 import torch
-from raynas.search_spaces import Choice, Float, Int, SearchSpace
 from torch import nn
 
 from raynas import NASTrainable
 from raynas.evaluation import TuneReporter
+from raynas.search_spaces import Choice, Float, Int, SearchSpace
 
 
 class TinyMLPSpace(SearchSpace):

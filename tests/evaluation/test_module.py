@@ -8,7 +8,6 @@ import numpy as np
 import pytest
 import pytorch_lightning as pl
 import torch
-from raynas.search_spaces import Int, SearchSpace
 from torch import nn
 
 from raynas.data import ArrayDataModule
@@ -20,6 +19,7 @@ from raynas.evaluation import (
     run_candidate,
     training_hparams,
 )
+from raynas.search_spaces import Int, SearchSpace
 from tests.evaluation.helpers import TinyMLPSpace
 
 

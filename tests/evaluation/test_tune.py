@@ -34,6 +34,7 @@ def test_asha_over_8_candidates_stops_some_early_and_every_report_has_the_keys(
     ray_session, tmp_storage, recorder
 ):
     from ray import tune
+
     from raynas.search_spaces import MLPSpace
 
     space = MLPSpace(input_shape=(1, 8, 8), num_classes=10, max_layers=2)

@@ -7,10 +7,10 @@ import os
 
 import numpy as np
 import pytest
-from raynas.search_spaces import Choice, MLPSpace
 
 import raynas
 from raynas.config import ConfigError
+from raynas.search_spaces import Choice, MLPSpace
 
 pytestmark = pytest.mark.ray
 

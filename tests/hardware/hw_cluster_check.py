@@ -18,6 +18,7 @@ def main() -> None:
     from hw_fakes import hung_onnx_model, relu_onnx
     from ray.cluster_utils import Cluster
     from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+
     from raynas.hardware import HardwareTarget, measure
 
     fast = dict(min_runs=3, min_seconds=0.0, warmup_runs=0, energy="off", verify_provider=False)

@@ -6,6 +6,7 @@ import pickle
 import hw_fakes
 import pytest
 from hw_fakes import relu_onnx
+
 from raynas.hardware import HardwareTarget, Measurement, MeasurementCache, ProcessRunner, measure
 
 FAST = dict(min_runs=3, min_seconds=0.0, warmup_runs=0, energy="off")

@@ -4,6 +4,7 @@ from pathlib import Path
 
 import pytest
 from hw_fakes import FakeNVML, PhaseMeter, make_rapl, relu_onnx
+
 from raynas.hardware import HardwareTarget, NvmlMeter, RaplMeter, make_meter
 from raynas.hardware._energy import measure_idle_power
 

@@ -5,6 +5,7 @@ import onnx
 import pytest
 import torch
 from hw_fakes import tiny_cnn
+
 from raynas.hardware import ExportError, HardwareTarget, export_onnx, measure
 from raynas.hardware import _export as export_mod
 

@@ -5,6 +5,7 @@ import numpy as np
 import onnx
 import pytest
 from hw_fakes import hung_onnx_model, relu_onnx
+
 from raynas.hardware import (
     HardwareTarget,
     Measurement,

@@ -5,6 +5,7 @@ import time
 import numpy as np
 import pytest
 from hw_fakes import relu_onnx
+
 from raynas.hardware import HardwareTarget, TargetError
 from raynas.hardware._protocol import make_inputs, make_runner, make_session, timed_runs
 

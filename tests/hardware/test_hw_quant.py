@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import pytest
 from hw_fakes import digits_data, tiny_cnn, train_digits
+
 from raynas.hardware import HardwareTarget, TargetError, accuracy, export_onnx, measure, quantize
 
 FAST = dict(min_runs=5, min_seconds=0.0, warmup_runs=1, energy="off", exporter="torchscript")

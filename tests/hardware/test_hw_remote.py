@@ -7,6 +7,7 @@ import sys
 
 import pytest
 from hw_fakes import relu_onnx
+
 from raynas.hardware import HardwareTarget, TargetError, local_resources, measure
 from raynas.hardware._remote import choose_route
 

@@ -7,8 +7,6 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from raynas.search_spaces._nb201 import BEST_CELL, EDGES, parse_arch_str  # noqa: E402
-
 from raynas.oneshot import (  # noqa: E402
     AuxiliarySkip,
     EigenvalueEarlyStop,
@@ -17,6 +15,7 @@ from raynas.oneshot import (  # noqa: E402
     hessian_eigenvalue,
     skip_share,
 )
+from raynas.search_spaces._nb201 import BEST_CELL, EDGES, parse_arch_str  # noqa: E402
 
 
 def test_all_skip_cell_is_flagged_and_the_best_cell_is_not():

@@ -11,8 +11,6 @@ from oneshot_helpers import quiet_trainer, tiny_nb201
 torch = pytest.importorskip("torch")
 pl = pytest.importorskip("pytorch_lightning")
 
-from raynas.search_spaces._nb201 import EDGES  # noqa: E402
-
 from raynas.oneshot import (  # noqa: E402
     DARTS,
     GDAS,
@@ -22,6 +20,7 @@ from raynas.oneshot import (  # noqa: E402
     OneShotError,
     bilevel_loader,
 )
+from raynas.search_spaces._nb201 import EDGES  # noqa: E402
 
 logging.getLogger("pytorch_lightning").setLevel(logging.ERROR)
 

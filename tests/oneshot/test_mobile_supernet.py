@@ -7,10 +7,10 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from raynas.search_spaces import InvalidConfigError, MobileBlockSpace  # noqa: E402
 from test_nb201_supernet import randomize_bn  # noqa: E402
 
 from raynas.oneshot import MobileSupernet, OneShotError  # noqa: E402
+from raynas.search_spaces import InvalidConfigError, MobileBlockSpace  # noqa: E402
 
 
 def space(**kwargs):

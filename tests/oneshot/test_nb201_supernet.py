@@ -9,10 +9,9 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
+from raynas.oneshot import NB201Supernet, OneShotError  # noqa: E402
 from raynas.search_spaces import InvalidConfigError, NB201CellSpace  # noqa: E402
 from raynas.search_spaces._nb201 import EDGES, OPS  # noqa: E402
-
-from raynas.oneshot import NB201Supernet, OneShotError  # noqa: E402
 
 
 def space(**kwargs):

@@ -9,8 +9,6 @@ from oneshot_helpers import quiet_trainer, tiny_digits, tiny_nb201
 
 torch = pytest.importorskip("torch")
 
-from raynas.search_spaces import InvalidConfigError  # noqa: E402
-
 from raynas.oneshot import (  # noqa: E402
     SPOS,
     NB201Supernet,
@@ -21,6 +19,7 @@ from raynas.oneshot import (  # noqa: E402
     save_supernet,
     supernet_bytes,
 )
+from raynas.search_spaces import InvalidConfigError  # noqa: E402
 
 logging.getLogger("pytorch_lightning").setLevel(logging.ERROR)
 

@@ -16,9 +16,9 @@ from typing import Any
 import numpy as np
 import torch
 from ray import tune
-from raynas.search_spaces import MLPSpace
 
 from raynas.schedulers import inherit_weights
+from raynas.search_spaces import MLPSpace
 
 SPACE = MLPSpace(input_shape=(64,), num_classes=10, max_layers=2, width=[16, 32, 64], dropout=0.0)
 

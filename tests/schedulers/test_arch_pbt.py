@@ -8,7 +8,6 @@ import numpy as np
 import pytest
 import torch
 from ray import tune
-from raynas.search_spaces import Choice, Float, Int, MLPSpace, SearchSpace
 from sched_fakes import FakeController, make_trials
 from sched_nets import warm_up
 
@@ -24,6 +23,7 @@ from raynas.schedulers import (
     pbt_mutations,
     training_keys,
 )
+from raynas.search_spaces import Choice, Float, Int, MLPSpace, SearchSpace
 
 SPACE = MLPSpace(input_shape=(64,), num_classes=10, max_layers=3, width=[16, 32, 64])
 CONFIG = SPACE.validate(

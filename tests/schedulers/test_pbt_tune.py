@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 from ray import tune
-from raynas.search_spaces import MLPSpace
 from sched_trainables import SPACE, digits_trainable
 
 from raynas.schedulers import ArchitecturePBT, joint_pbt
+from raynas.search_spaces import MLPSpace
 
 pytestmark = [pytest.mark.ray, pytest.mark.slow]
 

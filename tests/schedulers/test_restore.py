@@ -7,10 +7,10 @@ import shutil
 
 import pytest
 import torch
-from raynas.search_spaces import MLPSpace
 
 from raynas.evaluation import EvaluationSettings, InMemoryReporter, run_candidate
 from raynas.schedulers._restore import adapt_checkpoint
+from raynas.search_spaces import MLPSpace
 
 SPACE = MLPSpace(input_shape=(1, 8, 8), num_classes=10, width=[16, 32, 64], max_layers=2)
 BASE = {"activation": "relu", "dropout": 0.0, "batch_norm": True, "learning_rate": 0.01,

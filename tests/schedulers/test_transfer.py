@@ -11,11 +11,11 @@ import copy
 
 import pytest
 import torch
-from raynas.search_spaces import MLPSpace, MobileBlockSpace
 from sched_nets import warm_up
 from torch import nn
 
 from raynas.schedulers import TransferError, morph, transfer_weights, unit_groups
+from raynas.search_spaces import MLPSpace, MobileBlockSpace
 
 DIGIT = (1, 8, 8)
 EX = torch.zeros(2, *DIGIT)

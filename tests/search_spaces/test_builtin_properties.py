@@ -12,9 +12,10 @@ import sys
 
 import numpy as np
 import pytest
-import raynas.search_spaces as ss
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+
+import raynas.search_spaces as ss
 from raynas.search_spaces import Choice, Domain, Float, Int, Repeat, SearchSpace
 
 SPACES = {

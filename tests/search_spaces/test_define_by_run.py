@@ -7,6 +7,8 @@ import pytest
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from torch import nn
+
 from raynas.search_spaces import (
     DefineByRunSpace,
     HyperParameters,
@@ -15,7 +17,6 @@ from raynas.search_spaces import (
     SpaceDefinitionError,
     When,
 )
-from torch import nn
 
 
 def build_model(hp):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from raynas.search_spaces import (
     Choice,
     Float,

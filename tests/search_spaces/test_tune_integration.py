@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 from ray import tune
+
 from raynas.search_spaces import (
     Boolean,
     Choice,

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import numpy as np
-from raynas.search_spaces import Choice, SearchSpace
 
+from raynas.search_spaces import Choice, SearchSpace
 from raynas.strategies import PredictorGuided
 
 

@@ -7,8 +7,8 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
-from raynas.search_spaces import Choice, SearchSpace
 
+from raynas.search_spaces import Choice, SearchSpace
 from raynas.tabular import TabularBenchmark, TabularError
 
 
