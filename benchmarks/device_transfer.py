@@ -48,8 +48,12 @@ def _source_latency(args: argparse.Namespace) -> np.ndarray:
 
         b = se.load(args)
         bench = TabularBenchmark(
-            args.table, space=b["space"], signal=args.signal, report=args.report,
-            costs=[args.source], join=args.latency,
+            args.table,
+            space=b["space"],
+            signal=args.signal,
+            report=args.report,
+            costs=[args.source],
+            join=args.latency,
         )
         _SOURCE.update(args=vars(args), lat=bench.values(args.source))
     return _SOURCE["lat"]
@@ -65,7 +69,10 @@ def search(
     space, bench = b["space"], b["bench"]
     acc, target = bench.values(args.signal), bench.values(args.target)
     strategy = get_strategy(
-        args.strategy, space=space, objectives=[f"{args.signal}:max", "latency:min"], seed=seed,
+        args.strategy,
+        space=space,
+        objectives=[f"{args.signal}:max", "latency:min"],
+        seed=seed,
         **se.STRATEGY_ARGS.get(args.strategy, {}),
     )
     for r in prior:  # the earlier search's cells: accuracy as trained, latency re-measured
@@ -104,8 +111,16 @@ def main(argv: Sequence[str] | None = None) -> None:
     if a.source == a.target:
         p.error(f"--source and --target must be different devices, both are {a.source!r}")
     args = argparse.Namespace(
-        table=a.table, latency=a.latency, signal=a.signal, report=a.signal, mo_cost=a.target,
-        source=a.source, target=a.target, strategy=a.strategy, budget=a.budget, dedup="cell",
+        table=a.table,
+        latency=a.latency,
+        signal=a.signal,
+        report=a.signal,
+        mo_cost=a.target,
+        source=a.source,
+        target=a.target,
+        strategy=a.strategy,
+        budget=a.budget,
+        dedup="cell",
         repeats="count",
     )
     b = se.load(args)

@@ -50,19 +50,33 @@ def main(argv: list[str] | None = None) -> None:
     from raynas.hardware import HardwareTarget
     from raynas.search_spaces import Choice, MLPSpace
 
-    space = MLPSpace(input_shape=(1, 8, 8), num_classes=10, min_layers=1, max_layers=3,
-                     width=Choice([16, 32, 64, 128, 256, 512]), batch_size=64,
-                     learning_rate=Choice([3e-3, 1e-3]), weight_decay=1e-4)
+    space = MLPSpace(
+        input_shape=(1, 8, 8),
+        num_classes=10,
+        min_layers=1,
+        max_layers=3,
+        width=Choice([16, 32, 64, 128, 256, 512]),
+        batch_size=64,
+        learning_rate=Choice([3e-3, 1e-3]),
+        weight_decay=1e-4,
+    )
     storage = tempfile.mkdtemp(prefix="raynas-bench-")
     ray.init(include_dashboard=False, log_to_driver=False, resources={"hw:cpu": 1.0})
 
     t0 = time.time()
     res = raynas.search(
-        space, "digits", objectives=["val_acc:max", "latency_p50_ms:min"], strategy="nsga2",
-        scheduler="moasha", hardware=[HardwareTarget(name="cpu", input_shape=(1, 8, 8),
-                                                     min_seconds=0.5)],
-        budget=args.budget, max_epochs=args.epochs, storage_path=storage, name="raynas",
-        seed=args.seed, verbose=0,
+        space,
+        "digits",
+        objectives=["val_acc:max", "latency_p50_ms:min"],
+        strategy="nsga2",
+        scheduler="moasha",
+        hardware=[HardwareTarget(name="cpu", input_shape=(1, 8, 8), min_seconds=0.5)],
+        budget=args.budget,
+        max_epochs=args.epochs,
+        storage_path=storage,
+        name="raynas",
+        seed=args.seed,
+        verbose=0,
     )
     t_raynas = time.time() - t0
     best = res.best("val_acc")
@@ -82,15 +96,23 @@ def main(argv: list[str] | None = None) -> None:
     acc_tune = test_accuracy(space, config, top.checkpoint.path)
     ray.shutdown()
 
-    print(f"budget {args.budget} candidates x {args.epochs} epochs, seed {args.seed}, "
-          f"{os.cpu_count()} CPUs")
-    print(f"raynas (nsga2 + moasha + latency): best val_acc {best.value('val_acc'):.4f}, "
-          f"test acc {acc_raynas:.4f}, latency {best.value('latency_p50_ms'):.4f} ms, "
-          f"wall {t_raynas:.0f} s, front {len(res.pareto_front())}")
-    print(f"tune random search (FIFO):         best val_acc {top.metrics['val_acc']:.4f}, "
-          f"test acc {acc_tune:.4f}, wall {t_tune:.0f} s")
-    print(f"test accuracy ratio raynas / tune random: {acc_raynas / acc_tune:.4f}; "
-          f"wall time ratio: {t_raynas / t_tune:.2f}")
+    print(
+        f"budget {args.budget} candidates x {args.epochs} epochs, seed {args.seed}, "
+        f"{os.cpu_count()} CPUs"
+    )
+    print(
+        f"raynas (nsga2 + moasha + latency): best val_acc {best.value('val_acc'):.4f}, "
+        f"test acc {acc_raynas:.4f}, latency {best.value('latency_p50_ms'):.4f} ms, "
+        f"wall {t_raynas:.0f} s, front {len(res.pareto_front())}"
+    )
+    print(
+        f"tune random search (FIFO):         best val_acc {top.metrics['val_acc']:.4f}, "
+        f"test acc {acc_tune:.4f}, wall {t_tune:.0f} s"
+    )
+    print(
+        f"test accuracy ratio raynas / tune random: {acc_raynas / acc_tune:.4f}; "
+        f"wall time ratio: {t_raynas / t_tune:.2f}"
+    )
 
 
 if __name__ == "__main__":

@@ -72,8 +72,12 @@ def make_space(dedup: str) -> Any:
     from raynas.search_spaces import NB201CellSpace
 
     return NB201CellSpace(
-        input_shape=(3, 32, 32), num_classes=10, learning_rate=0.1, weight_decay=5e-4,
-        batch_size=256, merge_isomorphic=dedup != "cell",
+        input_shape=(3, 32, 32),
+        num_classes=10,
+        learning_rate=0.1,
+        weight_decay=5e-4,
+        batch_size=256,
+        merge_isomorphic=dedup != "cell",
     )
 
 
@@ -87,7 +91,11 @@ def load(args: argparse.Namespace) -> dict[str, Any]:
     space = make_space(args.dedup)
     costs = [args.mo_cost] if args.latency else []
     bench = TabularBenchmark(
-        args.table, space=space, signal=args.signal, report=args.report, costs=costs,
+        args.table,
+        space=space,
+        signal=args.signal,
+        report=args.report,
+        costs=costs,
         join=args.latency,
     )
     _BENCH.clear()
@@ -181,8 +189,13 @@ def run_hyperopt(seed: int, budget: int, objectives: list[str], b: dict) -> list
         return {"loss": sign * ev(config)[name], "status": STATUS_OK}
 
     fmin(
-        objective, hp_space, algo=tpe.suggest, max_evals=30 * budget, trials=Trials(),
-        rstate=np.random.default_rng(seed), show_progressbar=False,
+        objective,
+        hp_space,
+        algo=tpe.suggest,
+        max_evals=30 * budget,
+        trials=Trials(),
+        rstate=np.random.default_rng(seed),
+        show_progressbar=False,
         early_stop_fn=lambda *_: (len(ev.rows) >= budget, []),
     )
     return ev.rows
@@ -240,8 +253,10 @@ def single_objective(args: argparse.Namespace, methods: list[str]) -> None:
     tasks = [(m, s, max(checkpoints), objectives, args) for m in methods for s in seeds]
     results = run_all(tasks, args.jobs)
     b = load(args)
-    print(f"\n## single objective: best-by-`{args.signal}` cell's `{args.report}`, "
-          f"mean ± std over {args.seeds} seeds (dedup: {args.dedup}, repeats: {args.repeats})")
+    print(
+        f"\n## single objective: best-by-`{args.signal}` cell's `{args.report}`, "
+        f"mean ± std over {args.seeds} seeds (dedup: {args.dedup}, repeats: {args.repeats})"
+    )
     print("| method | " + " | ".join(f"{c} queries" for c in checkpoints) + " | s/run |")
     print("| --- | " + " | ".join("---" for _ in checkpoints) + " | --- |")
     for m in methods:
@@ -263,9 +278,11 @@ def multi_objective(args: argparse.Namespace, methods: list[str]) -> None:
     tasks = [(m, s, args.mo_budget, objectives, args) for m in methods for s in seeds]
     results = run_all(tasks, args.jobs)
     b = load(args)
-    print(f"\n## multi objective: `{args.signal}` (max) vs `{args.mo_cost}` (min), "
-          f"{args.mo_budget} queries, {len(seeds)} seeds, dedup: {args.dedup}; "
-          f"true front: {len(b['front'])} cells")
+    print(
+        f"\n## multi objective: `{args.signal}` (max) vs `{args.mo_cost}` (min), "
+        f"{args.mo_budget} queries, {len(seeds)} seeds, dedup: {args.dedup}; "
+        f"true front: {len(b['front'])} cells"
+    )
     print("| method | HV ratio | front recall (cells) | front recall (iso classes) | s/run |")
     print("| --- | --- | --- | --- | --- |")
     for m in methods:
@@ -286,14 +303,19 @@ def speed(args: argparse.Namespace, methods: list[str]) -> None:
 
     space = make_space("cell")
     bench = TabularBenchmark(
-        args.table, space=space, signal=args.signal, costs=[args.mo_cost] if args.latency else [],
+        args.table,
+        space=space,
+        signal=args.signal,
+        costs=[args.mo_cost] if args.latency else [],
         join=args.latency,
     )
     order = np.random.default_rng(0).permutation(len(bench))[: args.speed_n]
     configs = [bench.config(int(i)) for i in order]
     metrics = [bench.query(c) for c in configs]
-    print(f"\n## speed: ask() and tell() after {args.speed_n} told results "
-          f"(ms, median / mean / max over {args.speed_reps} asks after one warm-up ask)")
+    print(
+        f"\n## speed: ask() and tell() after {args.speed_n} told results "
+        f"(ms, median / mean / max over {args.speed_reps} asks after one warm-up ask)"
+    )
     print("| strategy | ask | tell |")
     print("| --- | --- | --- |")
     for m in methods:
@@ -317,9 +339,11 @@ def speed(args: argparse.Namespace, methods: list[str]) -> None:
             s.tell(c, mt)
             tells.append(time.perf_counter() - t)
         a, t_ = 1e3 * np.array(asks), 1e3 * np.array(tells)
-        print(f"| {m} | {np.median(a):.2f} / {a.mean():.2f} / {a.max():.1f} | "
-              f"{np.median(t_):.2f} / {t_.mean():.2f} / {t_.max():.1f} |"
-              f"  (telling {args.speed_n} took {fill:.1f} s)")
+        print(
+            f"| {m} | {np.median(a):.2f} / {a.mean():.2f} / {a.max():.1f} | "
+            f"{np.median(t_):.2f} / {t_.mean():.2f} / {t_.max():.1f} |"
+            f"  (telling {args.speed_n} took {fill:.1f} s)"
+        )
 
 
 # -- through tune.Tuner -----------------------------------------------------------------------------
@@ -340,8 +364,10 @@ def tune_mode(args: argparse.Namespace, methods: list[str]) -> None:
     checkpoints = [c for c in sorted({*args.budgets, args.budget}) if c <= budget]
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, configure_logging=False)
     try:
-        print(f"\n## through tune.Tuner + raynas.search.Searcher ({args.seeds} seeds, "
-              f"max_concurrent_trials=2)")
+        print(
+            f"\n## through tune.Tuner + raynas.search.Searcher ({args.seeds} seeds, "
+            f"max_concurrent_trials=2)"
+        )
         print("| method | " + " | ".join(f"{c} queries" for c in checkpoints) + " | s/run |")
         print("| --- | " + " | ".join("---" for _ in checkpoints) + " | --- |")
         for m in methods:
@@ -349,7 +375,11 @@ def tune_mode(args: argparse.Namespace, methods: list[str]) -> None:
             secs = []
             for seed in range(args.seed0, args.seed0 + args.seeds):
                 searcher = Searcher(
-                    m, space=space, metric=args.signal, mode="max", seed=seed,
+                    m,
+                    space=space,
+                    metric=args.signal,
+                    mode="max",
+                    seed=seed,
                     **STRATEGY_ARGS.get(m, {}),
                 )
                 rows, sec = _tune_rows(searcher, budget, f"{m}_{seed}", b, args)
@@ -370,10 +400,15 @@ def _tune_rows(searcher: Any, budget: int, name: str, b: dict, args: argparse.Na
     tuner = tune.Tuner(
         tune.with_parameters(_tabular_trial, bench=b["bench"]),
         tune_config=tune.TuneConfig(
-            search_alg=searcher, num_samples=budget, max_concurrent_trials=2, reuse_actors=True,
+            search_alg=searcher,
+            num_samples=budget,
+            max_concurrent_trials=2,
+            reuse_actors=True,
         ),
         run_config=tune.RunConfig(
-            storage_path=os.path.abspath(args.tune_storage), name=name, verbose=0,
+            storage_path=os.path.abspath(args.tune_storage),
+            name=name,
+            verbose=0,
         ),
     )
     grid = tuner.fit()
@@ -396,16 +431,22 @@ def tune_mode_mo(args: argparse.Namespace, methods: list[str]) -> None:
     b = load(args)
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, configure_logging=False)
     try:
-        print(f"\n## multi objective through tune.Tuner + raynas.search.Searcher ({args.seeds} "
-              f"seeds, {args.mo_budget} trials, max_concurrent_trials=2, dedup: {args.dedup})")
+        print(
+            f"\n## multi objective through tune.Tuner + raynas.search.Searcher ({args.seeds} "
+            f"seeds, {args.mo_budget} trials, max_concurrent_trials=2, dedup: {args.dedup})"
+        )
         print("| method | HV ratio | front recall (cells) | front recall (iso classes) | s/run |")
         print("| --- | --- | --- | --- | --- |")
         for m in methods:
             figs, secs = [], []
             for seed in range(args.seed0, args.seed0 + args.seeds):
                 searcher = Searcher(
-                    m, space=b["space"], metric=[args.signal, args.mo_cost],
-                    mode=["max", "min"], seed=seed, **STRATEGY_ARGS.get(m, {}),
+                    m,
+                    space=b["space"],
+                    metric=[args.signal, args.mo_cost],
+                    mode=["max", "min"],
+                    seed=seed,
+                    **STRATEGY_ARGS.get(m, {}),
                 )
                 rows, sec = _tune_rows(searcher, args.mo_budget, f"mo_{m}_{seed}", b, args)
                 figs.append(mo_figures(rows, b))
@@ -446,15 +487,22 @@ def main(argv: Sequence[str] | None = None) -> None:
     p.add_argument("--speed-reps", type=int, default=400, help="timed asks per strategy")
     p.add_argument("--parts", default="so,mo,speed", help="any of so, mo, speed")
     p.add_argument(
-        "--dedup", choices=["auto", "iso", "cell"], default="auto",
+        "--dedup",
+        choices=["auto", "iso", "cell"],
+        default="auto",
         help="auto: iso for the single-objective part, cell for the multi-objective part",
     )
     p.add_argument(
-        "--repeats", choices=["count", "free"], default="count",
+        "--repeats",
+        choices=["count", "free"],
+        default="count",
         help="whether a peer's repeated query spends budget",
     )
     p.add_argument(
-        "--set", action="append", default=[], metavar="STRATEGY.ARG=JSON",
+        "--set",
+        action="append",
+        default=[],
+        metavar="STRATEGY.ARG=JSON",
         help="override a raynas strategy's argument, e.g. predictor.local_rate=1.0",
     )
     p.add_argument("--jobs", type=int, default=1, help="worker processes")

@@ -44,8 +44,13 @@ def main(argv: list[str] | None = None) -> dict[str, tuple[float, float]]:
     from raynas.search_spaces import NB201CellSpace
     from raynas.tabular import TabularBenchmark
 
-    space = NB201CellSpace(input_shape=(3, 32, 32), num_classes=10, learning_rate=0.1,
-                           weight_decay=5e-4, batch_size=256)
+    space = NB201CellSpace(
+        input_shape=(3, 32, 32),
+        num_classes=10,
+        learning_rate=0.1,
+        weight_decay=5e-4,
+        batch_size=256,
+    )
     bench = TabularBenchmark(args.table, space=space, signal=args.signal, report=args.report)
     print(f"{len(bench)} cells; best {args.report} in the table: {bench.oracle():.2f}")
     out = {}
@@ -53,8 +58,10 @@ def main(argv: list[str] | None = None) -> dict[str, tuple[float, float]]:
         t0 = time.time()
         values = [run(bench, name, args.budget, seed) for seed in range(args.seeds)]
         out[name] = (float(np.mean(values)), float(np.std(values)))
-        print(f"{name:>10}: {out[name][0]:.2f} +- {out[name][1]:.2f} over {args.seeds} seeds "
-              f"({args.budget} queries, {time.time() - t0:.1f} s)")
+        print(
+            f"{name:>10}: {out[name][0]:.2f} +- {out[name][1]:.2f} over {args.seeds} seeds "
+            f"({args.budget} queries, {time.time() - t0:.1f} s)"
+        )
     return out
 
 

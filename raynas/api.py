@@ -335,7 +335,8 @@ def _warm_start(
         metrics = {
             k: v
             for k, v in c.metrics.items()
-            if not _is_hardware_metric(k) and k not in ("feasible", "reason")
+            if not _is_hardware_metric(k)
+            and k not in ("feasible", "reason")
             and isinstance(v, (int, float, str, bool))
         }
         epoch = c.metrics.get("epoch")

@@ -10,7 +10,9 @@ import pytest
 # Ray workers must import the test modules that define trainables: put every test folder on
 # their PYTHONPATH (pytest's rootdir-relative imports do not reach worker processes).
 _TESTS = pathlib.Path(__file__).resolve().parent
-_dirs = [str(_TESTS)] + sorted(str(p) for p in _TESTS.rglob("*") if p.is_dir() and "__" not in p.name)
+_dirs = [str(_TESTS)] + sorted(
+    str(p) for p in _TESTS.rglob("*") if p.is_dir() and "__" not in p.name
+)
 os.environ["PYTHONPATH"] = os.pathsep.join(
     [*_dirs, *filter(None, os.environ.get("PYTHONPATH", "").split(os.pathsep))]
 )

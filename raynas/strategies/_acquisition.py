@@ -52,7 +52,9 @@ def single_objective_scores(
     return -optimistic_losses(mean, std, kind, beta, rng)
 
 
-def hypervolume_improvement_2d(points: np.ndarray, front: np.ndarray, ref: np.ndarray) -> np.ndarray:
+def hypervolume_improvement_2d(
+    points: np.ndarray, front: np.ndarray, ref: np.ndarray
+) -> np.ndarray:
     """Exact hypervolume each point adds to ``front`` (2 minimized objectives), vectorized.
 
     ``front`` must be mutually non-dominated; points outside the reference box add nothing.
@@ -82,8 +84,10 @@ def hypervolume_improvement(points: np.ndarray, front: np.ndarray, ref: np.ndarr
 
     base = hypervolume(front, ref) if len(front) else 0.0
     return np.array(
-        [hypervolume(np.vstack([front, p[None, :]]) if len(front) else p[None, :], ref) - base
-         for p in points]
+        [
+            hypervolume(np.vstack([front, p[None, :]]) if len(front) else p[None, :], ref) - base
+            for p in points
+        ]
     )
 
 

@@ -84,9 +84,7 @@ class RegularizedEvolution(Strategy):
     def _tournament(self) -> dict[str, Any]:
         members = list(self._population)
         picks = self._rng.choice(len(members), size=self.sample_size, replace=False)
-        best = min(
-            (self._observations[members[int(i)]] for i in picks), key=Observation.rank_key
-        )
+        best = min((self._observations[members[int(i)]] for i in picks), key=Observation.rank_key)
         return best.config
 
     def _propose(self) -> Mapping[str, Any]:

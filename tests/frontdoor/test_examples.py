@@ -80,8 +80,22 @@ def test_tabular_benchmark_on_a_fixture_table(tmp_path) -> None:
         rows.append({"arch_index": i, "arch_str": arch, "val": signal, "test": signal + 1})
     path = tmp_path / "fixture.csv"
     pd.DataFrame(rows).to_csv(path, index=False)
-    out = run_example("tabular_benchmark", ["--table", str(path), "--signal", "val", "--report",
-                                            "test", "--budget", "30", "--seeds", "2",
-                                            "--strategies", "random,evolution"])
+    out = run_example(
+        "tabular_benchmark",
+        [
+            "--table",
+            str(path),
+            "--signal",
+            "val",
+            "--report",
+            "test",
+            "--budget",
+            "30",
+            "--seeds",
+            "2",
+            "--strategies",
+            "random,evolution",
+        ],
+    )
     assert set(out) == {"random", "evolution"}
     assert all(60 < mean < 95 for mean, _ in out.values())

@@ -44,8 +44,15 @@ def fast_cpu():
 
 # trained first: two layers of 64 with ReLU, which NSGA-II with seed 0 draws in none of its
 # first eight configs
-FIRST = {"layers": [{"width": 64}, {"width": 64}], "activation": "relu", "dropout": 0.0, "batch_norm": False,
-         "learning_rate": 0.003, "weight_decay": 0.0001, "batch_size": 64}
+FIRST = {
+    "layers": [{"width": 64}, {"width": 64}],
+    "activation": "relu",
+    "dropout": 0.0,
+    "batch_norm": False,
+    "learning_rate": 0.003,
+    "weight_decay": 0.0001,
+    "batch_size": 64,
+}
 
 
 @pytest.fixture(scope="module")
@@ -186,8 +193,9 @@ def test_a_warm_started_search_trains_only_new_candidates(finished, tmp_path) ->
 def test_warm_start_from_another_space_is_refused(finished, tmp_path) -> None:
     other = MLPSpace(input_shape=(1, 8, 8), num_classes=10, max_layers=1, width=Choice([8, 128]))
     with pytest.raises(ConfigError, match=r"`warm_start`: candidate .* is not a config of this"):
-        raynas.search(other, "digits", storage_path=str(tmp_path), warm_start=finished.path,
-                      verbose=0)
+        raynas.search(
+            other, "digits", storage_path=str(tmp_path), warm_start=finished.path, verbose=0
+        )
     assert not os.listdir(tmp_path)
 
 

@@ -57,12 +57,19 @@ def test_operations_stay_valid(space: DefineByRunSpace, seed: int) -> None:
     for config in (a, space.mutate(a, rng), space.crossover(a, b, rng)):
         assert space.validate(config) == config
         assert len(space.encode(config)) == space.encode_len
-        assert sum(isinstance(m, nn.Linear) for m in space.build(config)) == config["num_layers"] + 1
+        assert (
+            sum(isinstance(m, nn.Linear) for m in space.build(config)) == config["num_layers"] + 1
+        )
 
 
 def test_build_uses_the_config(space: DefineByRunSpace) -> None:
-    config = {"num_layers": 2, "units_0": 64, "units_1": 128, "dropout": False,
-              "learning_rate": 1e-3}
+    config = {
+        "num_layers": 2,
+        "units_0": 64,
+        "units_1": 128,
+        "dropout": False,
+        "learning_rate": 1e-3,
+    }
     model = space.build(config)
     linear = [m for m in model if isinstance(m, nn.Linear)]
     assert [m.out_features for m in linear] == [64, 128, 10]

@@ -375,14 +375,18 @@ def test_merge_isomorphic_false_keys_each_cell_but_keeps_the_function_key():
 
 def test_every_cell_is_its_own_config_without_merging():
     space = small(merge_isomorphic=False)
-    configs = [space.from_arch_str(arch_str(dict(zip(EDGES, ops, strict=True))))
-               for ops in itertools.product(OPS, repeat=6)]
+    configs = [
+        space.from_arch_str(arch_str(dict(zip(EDGES, ops, strict=True))))
+        for ops in itertools.product(OPS, repeat=6)
+    ]
     assert len({space.key(c) for c in configs}) == 15625
     assert len({space.function_key(c) for c in configs}) == 6466
 
 
 def test_merge_isomorphic_must_be_a_bool():
-    with pytest.raises(SpaceDefinitionError, match=r"`merge_isomorphic` must be True or False, but got 'no'"):
+    with pytest.raises(
+        SpaceDefinitionError, match=r"`merge_isomorphic` must be True or False, but got 'no'"
+    ):
         small(merge_isomorphic="no")
 
 

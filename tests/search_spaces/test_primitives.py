@@ -34,7 +34,9 @@ def make_space() -> SearchSpace:
             "momentum": When("optimizer", ["sgd"], Float(0.0, 0.99)),
             "nesterov": When("optimizer", ["sgd"], Boolean()),
             "blocks": Repeat(
-                Struct({"kernel_size": Choice([3, 5, 7]), "expand": Choice([3, 4, 6]), "se": Boolean()}),
+                Struct(
+                    {"kernel_size": Choice([3, 5, 7]), "expand": Choice([3, 4, 6]), "se": Boolean()}
+                ),
                 1,
                 4,
             ),
@@ -112,7 +114,10 @@ def test_mutation_of_a_gate_adds_and_removes_children() -> None:
     space = SearchSpace({"n": Int(1, 2), "u": When("n", [2], Int(1, 5))})
     seen = {len(space.mutate({"n": 1}, s)) for s in range(10)}
     assert seen == {2}
-    assert space.mutate({"n": 2, "u": 3}, 0) in ({"n": 1}, *({"n": 2, "u": v} for v in (1, 2, 4, 5)))
+    assert space.mutate({"n": 2, "u": 3}, 0) in (
+        {"n": 1},
+        *({"n": 2, "u": v} for v in (1, 2, 4, 5)),
+    )
 
 
 def test_default_config_is_valid() -> None:
@@ -159,18 +164,26 @@ def test_bad_definitions_are_refused(make, message: str) -> None:
     ("config", "message"),
     [
         (
-            {"blocks": [{"kernel_size": 3, "expand": 3, "se": True}] * 2
-             + [{"kernel_size": 4, "expand": 3, "se": True}]},
+            {
+                "blocks": [{"kernel_size": 3, "expand": 3, "se": True}] * 2
+                + [{"kernel_size": 4, "expand": 3, "se": True}]
+            },
             r"`blocks\[2\].kernel_size` must be one of \[3, 5, 7\], but got 4\.",
         ),
         ({"blocks": []}, r"`blocks` must have 1 to 4 items, but got 0"),
         ({"num_layers": 5}, r"`num_layers` must be an integer in \[1, 3\], but got 5"),
         ({"units_0": 33}, r"`units_0` must be an integer in \[32, 512\] on a grid of step 32"),
-        ({"learning_rate": 1.0}, r"`learning_rate` must be a number in \[0.0001, 0.1\], but got 1.0"),
+        (
+            {"learning_rate": 1.0},
+            r"`learning_rate` must be a number in \[0.0001, 0.1\], but got 1.0",
+        ),
         ({"task": "regression"}, r"`task` is fixed to 'classification', but got 'regression'"),
         ({"bogus": 1}, r"`bogus` is not a parameter of this space; the parameters are \["),
-        ({"optimizer": "adam", "momentum": 0.9}, r"`momentum` is set, but it only exists when "
-         r"`optimizer` is one of \['sgd'\], and `optimizer` = 'adam'"),
+        (
+            {"optimizer": "adam", "momentum": 0.9},
+            r"`momentum` is set, but it only exists when "
+            r"`optimizer` is one of \['sgd'\], and `optimizer` = 'adam'",
+        ),
     ],
 )
 def test_validate_names_path_value_and_allowed(config: dict, message: str) -> None:
@@ -186,6 +199,9 @@ def test_missing_active_conditional_is_named() -> None:
     config = {**SPACE.sample(0), "num_layers": 3}
     config.pop("units_2", None)
     config.pop("units_1", None)
-    with pytest.raises(InvalidConfigError, match=r"`units_1` is missing \(it is active because "
-                       r"`num_layers` = 3\)"):
+    with pytest.raises(
+        InvalidConfigError,
+        match=r"`units_1` is missing \(it is active because "
+        r"`num_layers` = 3\)",
+    ):
         SPACE.validate(config)

@@ -67,7 +67,10 @@ def test_hyperopt_search_over_to_hyperopt(ray_session, tmp_storage) -> None:
     from ray.tune.search.hyperopt import HyperOptSearch
 
     search = HyperOptSearch(
-        space=SPACE.to_hyperopt(), metric="score", mode="max", random_state_seed=0,
+        space=SPACE.to_hyperopt(),
+        metric="score",
+        mode="max",
+        random_state_seed=0,
         n_initial_points=4,
     )
     configs = _run(tmp_storage, num_samples=10, search_alg=search)

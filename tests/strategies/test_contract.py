@@ -23,7 +23,11 @@ class TestRandomSearch(StrategyContract):
 class TestRegularizedEvolution(StrategyContract):
     def make_strategy(self, space, *, seed, objectives):
         return RegularizedEvolution(
-            space, objectives=objectives, seed=seed, population_size=5, sample_size=2,
+            space,
+            objectives=objectives,
+            seed=seed,
+            population_size=5,
+            sample_size=2,
             crossover_rate=0.3,
         )
 
@@ -48,8 +52,14 @@ class TestReinforceController(StrategyContract):
 class TestPredictorGuided(StrategyContract):
     def make_strategy(self, space, *, seed, objectives):
         return PredictorGuided(
-            space, objectives=objectives, seed=seed, num_initial=5, ensemble_size=3,
-            num_parents=3, mutations_per_parent=10, num_random=10,
+            space,
+            objectives=objectives,
+            seed=seed,
+            num_initial=5,
+            ensemble_size=3,
+            num_parents=3,
+            mutations_per_parent=10,
+            num_random=10,
         )
 
 
@@ -58,8 +68,15 @@ class TestPredictorGuidedMultiObjective(StrategyContract):
 
     def make_strategy(self, space, *, seed, objectives):
         return PredictorGuided(
-            space, objectives=objectives, seed=seed, num_initial=5, ensemble_size=3,
-            num_parents=3, mutations_per_parent=10, num_random=10, regressor="trees",
+            space,
+            objectives=objectives,
+            seed=seed,
+            num_initial=5,
+            ensemble_size=3,
+            num_parents=3,
+            mutations_per_parent=10,
+            num_random=10,
+            regressor="trees",
         )
 
 
@@ -68,7 +85,14 @@ class TestPredictorGuidedParEGO(StrategyContract):
 
     def make_strategy(self, space, *, seed, objectives):
         return PredictorGuided(
-            space, objectives=objectives, seed=seed, num_initial=5, ensemble_size=2,
-            num_parents=2, mutations_per_parent=8, num_random=8, multi_objective="parego",
+            space,
+            objectives=objectives,
+            seed=seed,
+            num_initial=5,
+            ensemble_size=2,
+            num_parents=2,
+            mutations_per_parent=8,
+            num_random=8,
+            multi_objective="parego",
             acquisition="ucb",
         )

@@ -23,14 +23,19 @@ def test_name_table_lists_the_strategies():
 
 
 def test_unknown_strategy_name_is_refused_with_the_valid_ones():
-    with pytest.raises(StrategyError, match=r"The `strategy` argument must be one of \[.*'evolution'.*\]\. Got: bayes"):
+    with pytest.raises(
+        StrategyError,
+        match=r"The `strategy` argument must be one of \[.*'evolution'.*\]\. Got: bayes",
+    ):
         get_strategy("bayes", space=small_space())
     with pytest.raises(StrategyError, match="must be one of"):
         Searcher("bayes", space=small_space(), metric="score", mode="max")
 
 
 def test_unknown_strategy_argument_is_refused():
-    with pytest.raises(StrategyError, match=r"`populaton_size` is not an argument of Regular.*population_size"):
+    with pytest.raises(
+        StrategyError, match=r"`populaton_size` is not an argument of Regular.*population_size"
+    ):
         get_strategy("evolution", space=small_space(), populaton_size=3)
 
 
@@ -149,7 +154,10 @@ def test_add_evaluated_point_normalizes_the_config():
 def test_enqueue_validates_every_config_before_anything_is_asked():
     space = small_space()
     s = RegularizedEvolution(space, objectives=["score:max"], seed=0)
-    with pytest.raises(StrategyError, match=r"`configs\[1\]` is not a config of the space \(\{'a': 'z'.*\}\): .*'z'"):
+    with pytest.raises(
+        StrategyError,
+        match=r"`configs\[1\]` is not a config of the space \(\{'a': 'z'.*\}\): .*'z'",
+    ):
         s.enqueue([{"a": "x", "b": 1, "c": "p"}, {"a": "z", "b": 1, "c": "p"}])
     with pytest.raises(StrategyError, match=r"`configs` must be a list of configs.*dict"):
         s.enqueue({"a": "x", "b": 1, "c": "p"})
@@ -170,7 +178,11 @@ def test_a_queued_config_told_before_its_turn_is_not_asked():
 
 def test_points_to_evaluate_are_suggested_first_and_survive_save_and_restore(tmp_path):
     space = small_space()
-    points = [{"a": "y", "b": 3, "c": "s"}, {"a": "x", "b": 2.0, "c": "q"}, {"a": "x", "b": 1, "c": "r"}]
+    points = [
+        {"a": "y", "b": 3, "c": "s"},
+        {"a": "x", "b": 2.0, "c": "q"},
+        {"a": "x", "b": 1, "c": "r"},
+    ]
     kwargs = dict(space=space, metric="score", mode="max", population_size=4)
     s = Searcher("evolution", seed=0, points_to_evaluate=points, **kwargs)
     assert s.suggest("t0") == points[0]
@@ -183,29 +195,50 @@ def test_points_to_evaluate_are_suggested_first_and_survive_save_and_restore(tmp
         assert searcher.suggest("t2") == points[2]
     after = s.suggest("t3")
     assert after == restored.suggest("t3") and after not in points
-    with pytest.raises(StrategyError, match=r"`points_to_evaluate\[1\]` is not a config .*`b` is missing"):
-        Searcher("random", space=space, metric="score", mode="max", points_to_evaluate=[points[0], {"a": "x", "c": "p"}])
+    with pytest.raises(
+        StrategyError, match=r"`points_to_evaluate\[1\]` is not a config .*`b` is missing"
+    ):
+        Searcher(
+            "random",
+            space=space,
+            metric="score",
+            mode="max",
+            points_to_evaluate=[points[0], {"a": "x", "c": "p"}],
+        )
 
 
 def test_evaluated_rewards_warm_start_the_strategy_without_running_the_points():
     space = small_space()
-    points = [{"a": "x", "b": 1, "c": "p"}, {"a": "x", "b": 2, "c": "p"}, {"a": "y", "b": 1, "c": "p"},
-              {"a": "y", "b": 2, "c": "p"}]
+    points = [
+        {"a": "x", "b": 1, "c": "p"},
+        {"a": "x", "b": 2, "c": "p"},
+        {"a": "y", "b": 1, "c": "p"},
+        {"a": "y", "b": 2, "c": "p"},
+    ]
     rewards = [
         {"score": 2.0, "cost": 1.0},
         [3.0, 0.5],  # one value per objective, in their order
         None,  # it failed
         {"score": 9.0, "cost": 0.1, "feasible": False},
     ]
-    s = Searcher("nsga2", space=space, metric=["score", "cost"], mode=["max", "min"], seed=0,
-                 points_to_evaluate=points, evaluated_rewards=rewards)
+    s = Searcher(
+        "nsga2",
+        space=space,
+        metric=["score", "cost"],
+        mode=["max", "min"],
+        seed=0,
+        points_to_evaluate=points,
+        evaluated_rewards=rewards,
+    )
     obs = s.strategy.observations
     assert [o.ok for o in obs] == [True, True, False, False]
     assert obs[1].metrics == {"score": 3.0, "cost": 0.5}
     asked = [s.suggest(f"t{i}") for i in range(20)]
     assert not {space.key(c) for c in asked} & {space.key(p) for p in points}
     # a single objective may come from TuneConfig later: the rewards wait for it
-    late = Searcher("random", space=space, seed=0, points_to_evaluate=points[:2], evaluated_rewards=[1.0, 2.5])
+    late = Searcher(
+        "random", space=space, seed=0, points_to_evaluate=points[:2], evaluated_rewards=[1.0, 2.5]
+    )
     assert late.strategy.observations == ()
     late.set_search_properties("score", "max", {})
     assert [o.metrics for o in late.strategy.observations] == [{"score": 1.0}, {"score": 2.5}]
@@ -215,20 +248,35 @@ def test_evaluated_rewards_warm_start_the_strategy_without_running_the_points():
 def test_evaluated_rewards_errors_name_the_entry():
     space = small_space()
     points = [{"a": "x", "b": 1, "c": "p"}, {"a": "x", "b": 2, "c": "p"}]
-    two = dict(space=space, metric=["score", "cost"], mode=["max", "min"], points_to_evaluate=points)
+    two = dict(
+        space=space, metric=["score", "cost"], mode=["max", "min"], points_to_evaluate=points
+    )
     with pytest.raises(StrategyError, match="2 points but 1 rewards"):
         Searcher("nsga2", evaluated_rewards=[1.0], **two)
-    with pytest.raises(StrategyError, match=r"`evaluated_rewards\[1\]` is one number \(4.0\) but the search has 2"):
+    with pytest.raises(
+        StrategyError, match=r"`evaluated_rewards\[1\]` is one number \(4.0\) but the search has 2"
+    ):
         Searcher("nsga2", evaluated_rewards=[[1.0, 2.0], 4.0], **two)
     with pytest.raises(StrategyError, match=r"`evaluated_rewards\[0\]` has 3 values"):
         Searcher("nsga2", evaluated_rewards=[[1.0, 2.0, 3.0], None], **two)
-    with pytest.raises(StrategyError, match=r"`evaluated_rewards\[1\]` names none of the objectives \['score', 'cost'\]"):
+    with pytest.raises(
+        StrategyError,
+        match=r"`evaluated_rewards\[1\]` names none of the objectives \['score', 'cost'\]",
+    ):
         Searcher("nsga2", evaluated_rewards=[None, {"acc": 0.9}], **two)
-    with pytest.raises(StrategyError, match=r"`evaluated_rewards\[0\]` must be a dict of metrics.*str"):
+    with pytest.raises(
+        StrategyError, match=r"`evaluated_rewards\[0\]` must be a dict of metrics.*str"
+    ):
         Searcher("nsga2", evaluated_rewards=["0.9", None], **two)
     with pytest.raises(StrategyError, match="without `points_to_evaluate`"):
         Searcher("random", space=space, metric="score", mode="max", evaluated_rewards=[1.0])
-    late = Searcher("random", space=space, seed=0, points_to_evaluate=points, evaluated_rewards=[1.0, [2.0, 3.0]])
+    late = Searcher(
+        "random",
+        space=space,
+        seed=0,
+        points_to_evaluate=points,
+        evaluated_rewards=[1.0, [2.0, 3.0]],
+    )
     with pytest.raises(StrategyError, match=r"`evaluated_rewards\[1\]` has 2 values"):
         late.set_search_properties("score", "max", {})
     assert late.strategy.observations == ()  # checked all before telling any
@@ -264,7 +312,9 @@ def test_tuner_with_concurrency_limiter_survives_failures(ray_session, tmp_path)
 
     space = small_space()
     points = [{"a": "x", "b": 2, "c": "s"}, {"a": "y", "b": 1, "c": "q"}]  # the first one crashes
-    searcher = Searcher("evolution", space=space, seed=0, population_size=4, points_to_evaluate=points)
+    searcher = Searcher(
+        "evolution", space=space, seed=0, population_size=4, points_to_evaluate=points
+    )
     tuner = tune.Tuner(
         _objective,
         tune_config=tune.TuneConfig(
@@ -333,12 +383,15 @@ def test_tuner_restore_resumes_the_search_state(ray_session, tmp_path, monkeypat
     tuner = tune.Tuner(
         _marking_objective,
         tune_config=tune.TuneConfig(
-            search_alg=searcher, num_samples=12,
+            search_alg=searcher,
+            num_samples=12,
             max_concurrent_trials=1,
         ),
         param_space={"marks": str(marks)},
         run_config=tune.RunConfig(
-            storage_path=str(tmp_path), name="resume", verbose=0,
+            storage_path=str(tmp_path),
+            name="resume",
+            verbose=0,
             callbacks=[_InterruptAfter()],
         ),
     )
