@@ -365,7 +365,7 @@ def validate_config(raw: Any, *, source: str = "config") -> SearchConfig:
     )
     name = raw.get("name")
     _need(
-        name is None or (isinstance(name, str) and name and os.sep not in name),
+        name is None or (isinstance(name, str) and bool(name) and os.sep not in name),
         "name",
         name,
         "a folder name without path separators",

@@ -123,7 +123,7 @@ def pareto_front(points: np.ndarray) -> np.ndarray:
     return np.flatnonzero(_ranks(pts) == 0)
 
 
-def hypervolume(points: np.ndarray, ref: Sequence[float]) -> float:
+def hypervolume(points: np.ndarray, ref: Sequence[float] | np.ndarray) -> float:
     """Hypervolume dominated by ``points`` and bounded by ``ref`` (all losses minimized).
 
     Exact: a sweep in 2-D, recursive slicing (HSO) in more dimensions.

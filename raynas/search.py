@@ -214,7 +214,8 @@ class Searcher(_TuneSearcher):
             )
         return True
 
-    def suggest(self, trial_id: str) -> dict[str, Any] | str | None:
+    # Ray annotates Optional[Dict], but it expects Searcher.FINISHED (a str) when a search is done
+    def suggest(self, trial_id: str) -> dict[str, Any] | str | None:  # type: ignore[override]
         if self._strategy.objectives is None:
             raise StrategyError(
                 "the searcher has no objective: pass `metric` and `mode` (or `objectives`) to "

@@ -96,7 +96,7 @@ class WeightSharingEvaluator:
         ):
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise OneShotError(f"`{name}` must be an int >= 1, but got {value!r}.")
-        self.supernet = inner
+        self.supernet: Any = inner  # duck-typed: extract(config) and space, checked above
         self.space = inner.space
         self.splits = splits
         self.part = part

@@ -200,7 +200,9 @@ class GradientSearch(pl.LightningModule):
         return [w, a], [sched]
 
     def training_step(self, batch: Mapping[str, Sequence[torch.Tensor]], batch_idx: int) -> None:
-        opt_w, opt_a = self.optimizers()  # type: ignore[misc]
+        optimizers = self.optimizers()
+        assert isinstance(optimizers, list)  # configure_optimizers returns two
+        opt_w, opt_a = optimizers
         train, val = tuple(batch["train"]), tuple(batch["val"])
         # architecture step on the val split
         opt_a.zero_grad()
@@ -374,8 +376,11 @@ class DARTS(GradientSearch):
             g_train = torch.autograd.grad(
                 self._loss(*train), params, create_graph=True, allow_unused=True
             )
-            dot = sum((g * d).sum() for g, d in zip(g_train, d_w, strict=True) if g is not None)
-            (implicit,) = torch.autograd.grad(dot, self.alpha)
+            terms = [(g * d).sum() for g, d in zip(g_train, d_w, strict=True) if g is not None]
+            if terms:
+                (implicit,) = torch.autograd.grad(torch.stack(terms).sum(), self.alpha)
+            else:  # no weight depends on the train loss: no second-order term
+                implicit = torch.zeros_like(self.alpha)
         self.alpha.grad = (d_alpha - xi * implicit).detach()
 
 

@@ -120,21 +120,20 @@ class MobileSupernet(nn.Module):
         fn = F.conv2d if self.dim == 2 else F.conv1d
         return fn(x, w, b, stride=stride, padding=w.shape[-1] // 2, groups=groups)
 
-    def _bn(self, bn: nn.Module, x: torch.Tensor, c: int) -> torch.Tensor:
-        if self.training and bn.track_running_stats:
-            bn.num_batches_tracked.add_(1)
-            momentum = (
-                bn.momentum if bn.momentum is not None else 1.0 / float(bn.num_batches_tracked)
-            )
-        else:
-            momentum = 0.0
+    def _bn(self, bn: nn.modules.batchnorm._BatchNorm, x: torch.Tensor, c: int) -> torch.Tensor:
+        """``bn`` on the first ``c`` channels: its statistics, weight and bias sliced to them."""
+        momentum = 0.0
+        tracked = bn.num_batches_tracked
+        if self.training and bn.track_running_stats and tracked is not None:
+            tracked.add_(1)
+            momentum = bn.momentum if bn.momentum is not None else 1.0 / float(tracked)
         return F.batch_norm(
             x,
-            bn.running_mean[:c],
-            bn.running_var[:c],
-            bn.weight[:c],
-            bn.bias[:c],
-            self.training,
+            _first(bn.running_mean, c),
+            _first(bn.running_var, c),
+            _first(bn.weight, c),
+            _first(bn.bias, c),
+            self.training or bn.running_mean is None,  # no running statistics: batch statistics
             momentum,
             bn.eps,
         )
@@ -202,6 +201,7 @@ class MobileSupernet(nn.Module):
             cfg["stages"], self.stages, space.stage_channels, space.strides, strict=True
         ):
             c_out = make_divisible(base * stage_cfg["width_mult"], space.channel_divisor)
+            assert isinstance(stage, MobileStage)
             for b, block in enumerate(stage_cfg["blocks"]):
                 x = self._block(stage.blocks[b], x, c_out, block, stride if b == 0 else 1, act)
         x = self._conv_bn(self.head, x, space.head_channels, act=act)
@@ -252,3 +252,8 @@ class MobileSupernet(nn.Module):
     def extract(self, config: Mapping[str, Any]) -> nn.Module:
         """The stand-alone network of ``config`` with sliced weights; in this supernet's mode."""
         return self.load_into(self.build(config), config).train(self.training)
+
+
+def _first(t: torch.Tensor | None, c: int) -> torch.Tensor | None:
+    """The first ``c`` entries of ``t`` (None stays None: a norm without that tensor)."""
+    return None if t is None else t[:c]

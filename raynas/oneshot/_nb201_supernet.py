@@ -43,6 +43,12 @@ class MixedCell(nn.Module):
                 {op: make_op(op, dim, channels) for op in self.ops if op != "none"}
             )
 
+    def _op(self, key: str, op: str) -> nn.Module:
+        """The shared module of operation ``op`` on edge ``key``."""
+        edge = self.edges[key]
+        assert isinstance(edge, nn.ModuleDict)
+        return edge[op]
+
     def forward_path(self, x: torch.Tensor, cell: Mapping[str, str]) -> torch.Tensor:
         """The output of the single-path cell ``cell`` (``{edge_key: op}``).
 
@@ -54,7 +60,7 @@ class MixedCell(nn.Module):
             terms = []
             for t, source, key in _EDGE_NODES:
                 if t == target and cell[key] != "none":
-                    terms.append(self.edges[key][cell[key]](nodes[source]))
+                    terms.append(self._op(key, cell[key])(nodes[source]))
             nodes.append(add_all(terms) if terms else torch.zeros_like(x))
         return nodes[3]
 
@@ -85,11 +91,11 @@ class MixedCell(nn.Module):
                 h = nodes[source]
                 if index is not None:
                     op = self.ops[index[e]]
-                    out = h * 0.0 if op == "none" else self.edges[key][op](h)
+                    out = h * 0.0 if op == "none" else self._op(key, op)(h)
                     out = weights[e, index[e]] * out
                 else:
                     parts = [
-                        weights[e, o] * self.edges[key][op](h)
+                        weights[e, o] * self._op(key, op)(h)
                         for o, op in enumerate(self.ops)
                         if op != "none"
                     ]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -115,8 +115,12 @@ class SPOS(pl.LightningModule):
         )
         return [opt], [sched]
 
-    def training_step(self, batch: Sequence[torch.Tensor], batch_idx: int) -> torch.Tensor:
-        if isinstance(batch, dict):  # a bi-level loader: SPOS trains on the train part only
+    def training_step(
+        self,
+        batch: Sequence[torch.Tensor] | Mapping[str, Sequence[torch.Tensor]],
+        batch_idx: int,
+    ) -> torch.Tensor:
+        if isinstance(batch, Mapping):  # a bi-level loader: SPOS trains on the train part only
             batch = batch["train"]
         x, y = batch
         loss = F.cross_entropy(self.supernet(x, self.sample_path()), y)

@@ -102,8 +102,9 @@ class TuneReportCheckpoint(Checkpoint):
             {k: v for k, v in getattr(pl_module, "summary", {}).items() if v is not None}
         )
         metrics["epoch"] = trainer.current_epoch + 1
-        if hasattr(pl_module, "derive"):
-            metrics["arch_str"] = pl_module.space.to_arch_str(pl_module.derive())
+        module: Any = pl_module  # a one-shot search module: derive() and its space
+        if hasattr(module, "derive"):
+            metrics["arch_str"] = module.space.to_arch_str(module.derive())
         with tempfile.TemporaryDirectory() as d:
             trainer.save_checkpoint(os.path.join(d, SEARCH_FILE))
             save_supernet(pl_module, os.path.join(d, SUPERNET_FILE), epoch=metrics["epoch"])

@@ -352,6 +352,7 @@ class PredictorGuided(Strategy):
         self._fidelity_input = bool(len(fid) and fid.min() < 1.0)
         if self._fidelity_input:
             x_all = np.column_stack([x_all, fid])
+        objs = self._require_objectives()
         models: list[list[Any]] = []
         for j in self._modelled():
             y = np.array([o.losses[j] for o in obs], dtype=float)
@@ -361,7 +362,7 @@ class PredictorGuided(Strategy):
             if len(y) >= 2:
                 if (
                     self.clip_quantile is not None
-                    and self._objectives[j].constraint is None
+                    and objs[j].constraint is None
                     and not self.multi_objective_wanted  # the front spans every value
                 ):
                     y = np.minimum(y, np.quantile(y, self.clip_quantile))
@@ -620,7 +621,8 @@ class PredictorGuided(Strategy):
                 single_objective_scores(mean[:, 0], std[:, 0], ref, kind, self.beta, self._rng)
                 + penalty
             )
-        cols = [c for c, j in enumerate(modelled) if objs[j].constraint is None or True]
+        # every objective spans the front (pareto_front ranks all losses), constrained ones too
+        cols = list(range(len(modelled)))
         front_obs = [o for o in self.pareto_front() if o.ok]
         obs_pts = np.array(
             [o.losses for o in self._observations if o.ok and all(map(math.isfinite, o.losses))]
@@ -639,8 +641,8 @@ class PredictorGuided(Strategy):
             if front_obs
             else np.zeros((0, len(cols)))
         )
-        ref = np.full(len(cols), 1.1)
-        return multi_objective_scores(m, s, front, ref, kind, self.beta, self._rng) + penalty
+        ref_point = np.full(len(cols), 1.1)
+        return multi_objective_scores(m, s, front, ref_point, kind, self.beta, self._rng) + penalty
 
 
 def _fit_quiet(model: Any, x: np.ndarray, y: np.ndarray) -> Any:

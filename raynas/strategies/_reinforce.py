@@ -179,7 +179,9 @@ class ReinforceController(Strategy):
         count_slot = self._slots.get(path + "#count")
         n = node.min_count
         if count_slot is not None:
-            n = count_slot.values[self._draw(count_slot)]
+            counts = count_slot.values
+            assert counts is not None  # count slots always list their counts
+            n = counts[self._draw(count_slot)]
         return [self._sample(node.item, f"{path}[{i}]") for i in range(n)]
 
     def _actions(self, node: Any, value: Any, path: str, out: list[tuple[_Slot, int]]) -> None:

@@ -312,8 +312,8 @@ class TPE(Strategy):
                 self._obs_cache = (self._trials, len(trials), tids, idxs, vals)
                 return tids, idxs, vals
         tids = []
-        idxs: dict[str, list] = {k: [] for k in self._labels}
-        vals: dict[str, list] = {k: [] for k in self._labels}
+        idxs = {k: [] for k in self._labels}
+        vals = {k: [] for k in self._labels}
         for doc in sorted(trials, key=lambda d: d["tid"]):
             self._extend_observed(doc, tids, idxs, vals)
         self._obs_cache = (self._trials, len(trials), tids, idxs, vals)

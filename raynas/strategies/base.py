@@ -317,8 +317,8 @@ class Strategy(ABC):
         """
         objectives = self._require_objectives()
         fidelity = _check_fidelity(fidelity)
-        config = self._space.validate(config)
-        key = self._space.key(config)
+        canonical = self._space.validate(config)
+        key = self._space.key(canonical)
         values = _clean_metrics(objectives, metrics)
         feasible = bool(feasible) and metrics is not None
         losses = tuple(
@@ -326,7 +326,7 @@ class Strategy(ABC):
             for o in objectives
         )
         violation = total_violation(objectives, values) if feasible else math.inf
-        obs = Observation(config, key, values, feasible, losses, violation, fidelity)
+        obs = Observation(canonical, key, values, feasible, losses, violation, fidelity)
         self._pending.pop(key, None)
         index = self._index.get(key)
         replaced = index is not None

@@ -89,7 +89,7 @@ class StrategyContract:
     steps: ClassVar[int] = 16
 
     def make_strategy(
-        self, space: SearchSpace, *, seed: int | None, objectives: Sequence[Any]
+        self, space: SearchSpace, *, seed: int | None, objectives: Sequence[Any] | None
     ) -> Strategy:
         raise NotImplementedError("subclasses of StrategyContract implement make_strategy")
 
@@ -150,8 +150,8 @@ class StrategyContract:
         self._drive(strategy, self.steps)
         told = strategy.observations[0].config
         fresh: dict[str, dict[str, Any]] = {}
-        for s in range(200):
-            config = space.sample(s)
+        for sample_seed in range(200):
+            config = space.sample(sample_seed)
             if strategy.is_new(space.key(config)):
                 fresh.setdefault(space.key(config), config)
         first, second = list(fresh.values())[:2]
@@ -212,7 +212,8 @@ class StrategyContract:
         for _ in range(self.steps):
             strategy.tell(strategy.ask(), None)
         assert space.validate(strategy.ask())
-        assert not strategy.best().ok
+        best = strategy.best()
+        assert best is not None and not best.ok
 
     def test_no_duplicates_until_the_space_is_exhausted(self) -> None:
         space = small_space()
@@ -275,7 +276,7 @@ class StrategyContract:
         ok = [o for o in strategy.observations if o.metrics["cost"] <= 2.0]
         best = strategy.best()
         if ok:
-            assert best.ok and best.metrics["cost"] <= 2.0
+            assert best is not None and best.ok and best.metrics["cost"] <= 2.0
         front = strategy.pareto_front()
         assert all(o.ok for o in front) or not ok
 
@@ -294,7 +295,8 @@ class StrategyContract:
             else:
                 strategy.tell(config, metrics)
         assert sorted({o.fidelity for o in strategy.observations}) == [1 / 3, 1.0]
-        assert strategy.best().fidelity == 1.0
+        best = strategy.best()
+        assert best is not None and best.fidelity == 1.0
         assert {o.fidelity for o in strategy.pareto_front()} == {1.0}
         strategy.ask()  # the strategy keeps proposing with mixed fidelities
         state = json.loads(json.dumps(strategy.state_dict()))
@@ -310,7 +312,8 @@ class StrategyContract:
         space = small_space()
         strategy = self._make(space, 0)
         config = strategy.ask()
-        for bad in (0.0, 1.5, -1, "half", True, None):
+        bad_values: tuple[Any, ...] = (0.0, 1.5, -1, "half", True, None)
+        for bad in bad_values:
             with pytest.raises(StrategyError, match=r"`fidelity` must be a number in \(0, 1\]"):
                 strategy.tell(config, synthetic_metrics(space, config), fidelity=bad)
         assert len(strategy) == 0
