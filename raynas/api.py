@@ -14,6 +14,7 @@ killed driver with its searcher, scheduler and measurement-cache state.
 from __future__ import annotations
 
 import dataclasses
+import json
 import math
 import os
 import time
@@ -26,6 +27,8 @@ from raynas.objectives import Objective, ObjectiveError, as_objectives
 from raynas.search_spaces.errors import RaynasError
 
 SPEC_FILE = "raynas_search.pkl"
+#: The warm start's earlier candidates as measured again by this search (see ``warm_start``).
+WARM_START_FILE = "warm_start.json"
 
 #: Metrics produced by a hardware target (need ``hardware=``).
 HARDWARE_METRICS = (
@@ -38,6 +41,16 @@ HARDWARE_METRICS = (
     "model_size_bytes",
     "quantized_acc",
 )
+
+
+@dataclass(frozen=True)
+class Prior:
+    """One candidate of a warm start's earlier search, as the new search takes it."""
+
+    config: dict[str, Any]  # validated against the new search's space
+    metrics: dict[str, Any] | None  # its device-independent metrics; None: it failed
+    fidelity: float  # epochs reached / max_epochs
+    source: Any  # the earlier search's Candidate (trial id, checkpoint, reason)
 
 
 @dataclass
@@ -67,10 +80,7 @@ class SearchSpec:
     verbose: int
     trainable_kwargs: dict[str, Any] = field(default_factory=dict)
     points_to_evaluate: list[dict[str, Any]] = field(default_factory=list)
-    # results of an earlier search: (config, metrics without hardware ones or None, fidelity)
-    warm_start: list[tuple[dict[str, Any], dict[str, Any] | None, float]] = field(
-        default_factory=list
-    )
+    warm_start: list[Prior] = field(default_factory=list)  # an earlier search's candidates
     warm_start_path: str | None = None
 
     @property
@@ -238,7 +248,7 @@ def build_spec(
             points = validate_configs(space_obj, points_to_evaluate, "points_to_evaluate")
         except StrategyError as e:
             raise ConfigError(str(e)) from e
-    prior: list[tuple[dict[str, Any], dict[str, Any] | None, float]] = []
+    prior: list[Prior] = []
     prior_path: str | None = None
     if warm_start is not None:
         if scheduler in ("pbt", "architecture_pbt"):
@@ -296,7 +306,7 @@ def _is_hardware_metric(key: str) -> bool:
 
 def _warm_start(
     source: Any, space: Any, objectives: Sequence[Objective], max_epochs: int
-) -> tuple[list[tuple[dict[str, Any], dict[str, Any] | None, float]], str | None]:
+) -> tuple[list[Prior], str | None]:
     """What an earlier search's candidates tell the new one, checked against the new space.
 
     A candidate keeps its device-independent metrics (accuracy, params, flops...); its hardware
@@ -320,7 +330,7 @@ def _warm_start(
             f"but got {type(source).__name__}: {source!r}."
         )
     trained = [o.name for o in objectives if not _is_hardware_metric(o.name)]
-    out: list[tuple[dict[str, Any], dict[str, Any] | None, float]] = []
+    out: list[Prior] = []
     for c in prior.candidates:
         try:
             config = space.validate(split_config(space, c.config))
@@ -330,7 +340,7 @@ def _warm_start(
                 f"search's space ({e}); warm starts need the same space."
             ) from e
         if not all(math.isfinite(c.value(n)) for n in trained):
-            out.append((config, None, 1.0))  # it failed before these were measured
+            out.append(Prior(config, None, 1.0, c))  # it failed before these were measured
             continue
         metrics = {
             k: v
@@ -341,7 +351,7 @@ def _warm_start(
         }
         epoch = c.metrics.get("epoch")
         reached = float(epoch) / max_epochs if isinstance(epoch, (int, float)) else 1.0
-        out.append((config, metrics, min(1.0, max(reached, 1e-9))))
+        out.append(Prior(config, metrics, min(1.0, max(reached, 1e-9)), c))
     return out, path
 
 
@@ -432,24 +442,75 @@ def _make_trainable(spec: SearchSpec) -> Any:
 
 def _tell_warm_start(spec: SearchSpec, strategy: Any) -> None:
     """Tell the strategy the earlier search's candidates, measured again on this search's
-    hardware (latency does not depend on the weights: a freshly built model measures alike)."""
+    hardware (latency does not depend on the weights: a freshly built model measures alike),
+    and keep them, so measured, in the experiment folder for this search's results."""
+    from raynas.results import Candidate, is_feasible
+
     hardware = _hardware_objectives(spec)
     _say(
         spec,
         f"warm start: {len(spec.warm_start)} candidates of {spec.warm_start_path}"
         + (f", measuring them on {[hw.target.name for hw in hardware]}" if hardware else ""),
     )
-    for config, metrics, fidelity in spec.warm_start:
-        if metrics is None:
-            strategy.tell(config, None, feasible=False)
+    kept = []
+    for prior in spec.warm_start:
+        src = prior.source
+        extra = {**src.extra, "warm_start": spec.warm_start_path}
+        if prior.metrics is None:
+            strategy.tell(prior.config, None, feasible=False)
+            reason = f"failed in the earlier search: {src.reason or 'no accuracy reported'}"
+            metrics = {k: v for k, v in src.metrics.items() if not _is_hardware_metric(k)}
+            kept.append(
+                dataclasses.replace(
+                    src, metrics=metrics, feasible=False, reason=reason, extra=extra
+                )
+            )
             continue
-        metrics = dict(metrics)
+        metrics = dict(prior.metrics)
         if hardware:
-            model = spec.space.build(config)
+            model = spec.space.build(prior.config)
             for hw in hardware:
-                metrics.update(hw(model, config))
-        feasible = metrics.pop("feasible", True) is not False
-        strategy.tell(config, metrics, feasible=feasible, fidelity=fidelity)
+                metrics.update(hw(model, prior.config))
+        # the strategy weighs constraint violations itself; the results say why one is out
+        measured = metrics.get("feasible", True) is not False
+        feasible, reason = is_feasible(metrics, spec.objectives)
+        metrics.pop("feasible", None)
+        metrics.pop("reason", None)
+        strategy.tell(prior.config, metrics, feasible=measured, fidelity=prior.fidelity)
+        kept.append(
+            Candidate(
+                src.trial_id,
+                src.config,
+                metrics,
+                feasible,
+                reason,
+                src.checkpoint_path,
+                src.trial_path,
+                extra,
+            )
+        )
+    os.makedirs(spec.experiment_path, exist_ok=True)
+    with open(os.path.join(spec.experiment_path, WARM_START_FILE), "w") as f:
+        json.dump([dataclasses.asdict(c) for c in kept], f, default=_plain_json)
+
+
+def _plain_json(value: Any) -> Any:
+    """numpy scalars (and anything else odd) in a metric, for json."""
+    item = getattr(value, "item", None)
+    return item() if callable(item) else str(value)
+
+
+def _with_warm_start(results: Any, spec: SearchSpec) -> Any:
+    """``results`` with the warm start's earlier candidates first (as this search measured
+    them), when the search had a warm start."""
+    from raynas.results import Candidate
+
+    file = os.path.join(spec.experiment_path, WARM_START_FILE)
+    if os.path.isfile(file):
+        with open(file) as f:
+            earlier = [Candidate(**c) for c in json.load(f)]
+        results.candidates = earlier + results.candidates
+    return results
 
 
 def _make_search_alg(spec: SearchSpec, scheduler: Any = None) -> Any:
@@ -545,9 +606,12 @@ def _fit(spec: SearchSpec, restore: bool) -> Any:
     grid = tuner.fit()
     results = NASResults.from_result_grid(grid, spec.objectives, space=spec.space)
     results.path = spec.experiment_path
+    new = len(results)
+    results = _with_warm_start(results, spec)
+    earlier = f" (and {len(results) - new} from the warm start)" if len(results) > new else ""
     _say(
         spec,
-        f"search finished in {time.time() - t0:.1f} s: {len(results)} candidates, "
+        f"search finished in {time.time() - t0:.1f} s: {new} candidates{earlier}, "
         f"{len(results.feasible())} feasible, {len(results.pareto_front())} on the front",
     )
     return results
@@ -578,7 +642,9 @@ def search(space: Any, data: Any = "digits", **kwargs: Any) -> Any:
             space, for example for another device. Its candidates are told to the strategy
             before the first trial, with their accuracy as trained and their hardware metrics
             measured again on this search's targets (no training); ``budget`` counts new
-            candidates only, and the earlier ones stay in their own folder.
+            candidates only. The results list the earlier candidates first, as measured here
+            (``extra["warm_start"]`` names their search; their weights stay in its folder), so
+            the front and the export cover both searches.
 
     Example:
         >>> # results = raynas.search("mlp", "digits",
@@ -620,4 +686,4 @@ def results(path: str) -> Any:
     spec = load_spec(path)
     res = NASResults.from_path(spec.experiment_path, spec.objectives, space=spec.space)
     res.path = spec.experiment_path
-    return res
+    return _with_warm_start(res, spec)

@@ -70,7 +70,7 @@ class Candidate:
             return math.nan
 
 
-def _is_feasible(metrics: Mapping[str, Any], objectives: Sequence[Objective]) -> tuple[bool, str]:
+def is_feasible(metrics: Mapping[str, Any], objectives: Sequence[Objective]) -> tuple[bool, str]:
     if metrics.get("feasible") is False:
         return False, str(metrics.get("reason") or "reported infeasible")
     viol = total_violation(objectives, metrics)
@@ -140,7 +140,7 @@ class NASResults:
                     )
                 except Exception:  # keep what Tune had; the record says why it is odd
                     pass
-            feasible, reason = _is_feasible(metrics, objectives)
+            feasible, reason = is_feasible(metrics, objectives)
             if result.error is not None:
                 feasible, reason = (
                     False,
@@ -247,6 +247,8 @@ class NASResults:
             for k, v in c.config.items():
                 row[f"config/{k}"] = json.dumps(v) if isinstance(v, (list, dict)) else v
             row["checkpoint_path"] = c.checkpoint_path
+            if any("warm_start" in d.extra for d in self.candidates):
+                row["warm_start"] = c.extra.get("warm_start")  # the earlier search it came from
             rows.append(row)
         return pd.DataFrame(rows)
 

@@ -177,17 +177,82 @@ def test_warm_start_tells_the_earlier_candidates_with_their_hardware_measured_ag
     # measured again into this search's own cache, not copied from the earlier search
     assert os.listdir(os.path.join(spec.experiment_path, "measurements"))
     assert space.key(strategy.ask()) not in earlier  # the budget goes to new candidates
+    # ...and kept, as measured here, for this search's results
+    with open(os.path.join(spec.experiment_path, "warm_start.json")) as f:
+        kept = {c["trial_id"]: c for c in json.load(f)}
+    assert set(kept) == {c.trial_id for c in finished.candidates}
+    for c in finished.candidates:
+        k = kept[c.trial_id]
+        assert k["extra"]["warm_start"] == finished.path
+        assert k["checkpoint_path"] == c.checkpoint_path  # the weights stay where they are
+        key = space.key(split_config(space, c.config))
+        if told[key].ok:
+            assert k["feasible"]
+            assert k["metrics"]["val_acc"] == c.value("val_acc")
+            assert k["metrics"]["latency_p50_ms"] == told[key].metrics["latency_p50_ms"]
+
+
+def test_a_failed_earlier_candidate_stays_in_the_results_as_failed(finished, tmp_path) -> None:
+    import dataclasses
+
+    from raynas.api import _make_search_alg, _with_warm_start, build_spec
+    from raynas.results import NASResults
+
+    first, *rest = finished.candidates
+    broken = dataclasses.replace(
+        first, metrics={"epoch": 1}, feasible=False, reason="trial error: RuntimeError: boom"
+    )
+    earlier = NASResults([broken, *rest], finished.objectives, space=finished.space)
+    earlier.path = finished.path
+    kwargs = {**_warm_kwargs(finished, tmp_path), "warm_start": earlier}
+    spec = build_spec(small_space(), "digits", **kwargs)
+    strategy = _make_search_alg(spec).searcher.strategy
+    assert sum(not o.ok for o in strategy.observations) >= 1
+    merged = _with_warm_start(NASResults([], spec.objectives, space=spec.space), spec)
+    assert len(merged) == len(finished)
+    failed = next(c for c in merged.candidates if c.trial_id == first.trial_id)
+    assert not failed.feasible
+    assert failed.reason == "failed in the earlier search: trial error: RuntimeError: boom"
+    assert failed not in merged.pareto_front()
 
 
 @pytest.mark.slow
 def test_a_warm_started_search_trains_only_new_candidates(finished, tmp_path) -> None:
+    from raynas._export import export_candidate
     from raynas.evaluation._runner import split_config
 
     again = raynas.search(small_space(), "digits", **_warm_kwargs(finished, tmp_path))
     space = small_space()
     earlier = {space.key(split_config(space, c.config)) for c in finished.candidates}
-    assert len(again) == 2  # the budget counts new candidates only
-    assert not {space.key(split_config(space, c.config)) for c in again.candidates} & earlier
+    new = [c for c in again.candidates if "warm_start" not in c.extra]
+    assert len(new) == 2  # the budget counts new candidates only
+    assert not {space.key(split_config(space, c.config)) for c in new} & earlier
+    # the results hold the earlier candidates too, so the front covers both searches
+    carried = [c for c in again.candidates if "warm_start" in c.extra]
+    assert {c.trial_id for c in carried} == {c.trial_id for c in finished.candidates}
+    assert {c.extra["warm_start"] for c in carried} == {finished.path}
+    reloaded = raynas.load_results(again.path)
+    assert sorted(c.trial_id for c in reloaded.candidates) == sorted(
+        c.trial_id for c in again.candidates
+    )
+    df = again.to_dataframe()
+    assert (df["warm_start"] == finished.path).sum() == len(carried)
+    pool = carried + new
+    front_ids = {c.trial_id for c in again.pareto_front()}
+    for c in pool:  # nothing in the pool dominates a front member
+        if c.trial_id in front_ids:
+            assert not any(
+                d.value("val_acc") >= c.value("val_acc")
+                and d.value("latency_p50_ms") <= c.value("latency_p50_ms")
+                and (d.value("val_acc"), d.value("latency_p50_ms"))
+                != (c.value("val_acc"), c.value("latency_p50_ms"))
+                for d in pool
+                if d.feasible
+            )
+    # an earlier candidate exports from its own search's checkpoint
+    ok = next(c for c in carried if c.feasible)
+    folder = export_candidate(again.space, ok, str(tmp_path / "earlier"))
+    assert os.path.isfile(os.path.join(str(tmp_path / "earlier"), "model.onnx")), folder
 
 
 def test_warm_start_from_another_space_is_refused(finished, tmp_path) -> None:
