@@ -330,6 +330,15 @@ def _warm_start(
             f"but got {type(source).__name__}: {source!r}."
         )
     trained = [o.name for o in objectives if not _is_hardware_metric(o.name)]
+    missing = [n for n in trained if not any(n in c.metrics for c in prior.candidates)]
+    if missing and any(c.feasible for c in prior.candidates):
+        # a finished search that never reported them measured something else: not a failure
+        reported = sorted({k for c in prior.candidates for k in c.metrics} - {"feasible", "reason"})
+        raise ConfigError(
+            f"`warm_start`: the candidates of {path!r} never reported {missing}, which this "
+            f"search optimizes; they report {reported}. A warm start needs the earlier search "
+            f"to have measured the same device-independent objectives."
+        )
     out: list[Prior] = []
     for c in prior.candidates:
         try:

@@ -192,6 +192,27 @@ def test_warm_start_tells_the_earlier_candidates_with_their_hardware_measured_ag
             assert k["metrics"]["latency_p50_ms"] == told[key].metrics["latency_p50_ms"]
 
 
+def test_warm_start_from_a_search_of_other_objectives_is_refused(finished, tmp_path) -> None:
+    import dataclasses
+
+    from raynas.results import NASResults
+
+    renamed = [
+        dataclasses.replace(
+            c, metrics={("top1" if k == "val_acc" else k): v for k, v in c.metrics.items()}
+        )
+        for c in finished.candidates
+    ]
+    earlier = NASResults(renamed, ["top1:max", "latency_p50_ms:min"], space=finished.space)
+    earlier.path = finished.path
+    kwargs = {**_warm_kwargs(finished, tmp_path), "warm_start": earlier}
+    with pytest.raises(
+        ConfigError, match=r"never reported \['val_acc'\], .* they report \[.*'top1'"
+    ):
+        raynas.search(small_space(), "digits", **kwargs)
+    assert not os.listdir(tmp_path)  # refused before anything ran
+
+
 def test_a_failed_earlier_candidate_stays_in_the_results_as_failed(finished, tmp_path) -> None:
     import dataclasses
 
