@@ -263,14 +263,17 @@ class NASResults:
             for k in ("params", "flops", "energy_j", "epoch")
             if k not in cols and any(k in c.metrics for c in cands)
         ]
-        header = ["#", *cols, *extra, "config"]
+        warm = any("warm_start" in c.extra for c in cands)  # some come from an earlier search
+        header = ["#", *cols, *extra, *(["from"] if warm else []), "config"]
         rows = []
         for i, c in enumerate(cands):
             cfg = json.dumps(c.config, separators=(",", ":"))
+            origin = ["warm start" if "warm_start" in c.extra else "this search"] if warm else []
             rows.append(
                 [
                     str(i),
                     *(_fmt(c.metrics.get(k)) for k in cols + extra),
+                    *origin,
                     cfg if len(cfg) <= 70 else cfg[:67] + "...",
                 ]
             )
