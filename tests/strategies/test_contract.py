@@ -49,18 +49,15 @@ class TestReinforceController(StrategyContract):
         return ReinforceController(space, objectives=objectives, seed=seed, learning_rate=0.2)
 
 
+# small ensembles and pools, so the contract runs quickly
+SMALL_PREDICTOR = dict(
+    num_initial=5, ensemble_size=3, num_parents=3, mutations_per_parent=10, num_random=10
+)
+
+
 class TestPredictorGuided(StrategyContract):
     def make_strategy(self, space, *, seed, objectives):
-        return PredictorGuided(
-            space,
-            objectives=objectives,
-            seed=seed,
-            num_initial=5,
-            ensemble_size=3,
-            num_parents=3,
-            mutations_per_parent=10,
-            num_random=10,
-        )
+        return PredictorGuided(space, objectives=objectives, seed=seed, **SMALL_PREDICTOR)
 
 
 class TestPredictorGuidedMultiObjective(StrategyContract):
@@ -68,15 +65,7 @@ class TestPredictorGuidedMultiObjective(StrategyContract):
 
     def make_strategy(self, space, *, seed, objectives):
         return PredictorGuided(
-            space,
-            objectives=objectives,
-            seed=seed,
-            num_initial=5,
-            ensemble_size=3,
-            num_parents=3,
-            mutations_per_parent=10,
-            num_random=10,
-            regressor="trees",
+            space, objectives=objectives, seed=seed, regressor="trees", **SMALL_PREDICTOR
         )
 
 
