@@ -234,6 +234,7 @@ class NASResults:
         """One row per candidate: config (``config/...``), metrics, feasible, reason."""
         import pandas as pd
 
+        warm = any("warm_start" in c.extra for c in self.candidates)
         rows = []
         for c in self.candidates:
             row: dict[str, Any] = {
@@ -247,7 +248,7 @@ class NASResults:
             for k, v in c.config.items():
                 row[f"config/{k}"] = json.dumps(v) if isinstance(v, (list, dict)) else v
             row["checkpoint_path"] = c.checkpoint_path
-            if any("warm_start" in d.extra for d in self.candidates):
+            if warm:
                 row["warm_start"] = c.extra.get("warm_start")  # the earlier search it came from
             rows.append(row)
         return pd.DataFrame(rows)
