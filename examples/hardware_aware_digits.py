@@ -16,6 +16,49 @@ import os
 import time
 
 
+def main_job_space():
+    """The main job's space: MLPs of 1 to 3 layers for the 8x8 digits."""
+    from raynas.search_spaces import Choice, MLPSpace
+
+    return MLPSpace(
+        input_shape=(1, 8, 8),
+        num_classes=10,
+        min_layers=1,
+        max_layers=3,
+        width=Choice([16, 32, 64, 128, 256, 512]),
+        batch_size=64,
+        learning_rate=Choice([3e-3, 1e-3]),
+        weight_decay=1e-4,
+    )
+
+
+def main_job_kwargs(budget: int = 20, epochs: int = 5, seed: int = 0) -> dict:
+    """Everything of the main job's ``raynas.search`` call but the storage folder and name
+    (``benchmarks/`` time this same search)."""
+    from raynas.hardware import HardwareTarget
+
+    cpu = HardwareTarget(
+        name="cpu",
+        provider="CPUExecutionProvider",
+        intra_op_threads=1,
+        input_shape=(1, 8, 8),
+        batch_size=1,
+        min_seconds=0.5,
+    )
+    return {
+        "space": main_job_space(),
+        "data": "digits",
+        "objectives": ["val_acc:max", "latency_p50_ms:min"],
+        "strategy": "nsga2",
+        "scheduler": "moasha",
+        "hardware": [cpu],
+        "budget": budget,
+        "max_epochs": epochs,
+        "resources_per_trial": {"cpu": 1},
+        "seed": seed,
+    }
+
+
 def main(argv: list[str] | None = None) -> object:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--budget", type=int, default=20, help="number of candidates")
@@ -27,41 +70,12 @@ def main(argv: list[str] | None = None) -> object:
     args = parser.parse_args(argv)
 
     import raynas
-    from raynas.hardware import HardwareTarget
-    from raynas.search_spaces import Choice, MLPSpace
 
-    space = MLPSpace(
-        input_shape=(1, 8, 8),
-        num_classes=10,
-        min_layers=1,
-        max_layers=3,
-        width=Choice([16, 32, 64, 128, 256, 512]),
-        batch_size=64,
-        learning_rate=Choice([3e-3, 1e-3]),
-        weight_decay=1e-4,
-    )
-    cpu = HardwareTarget(
-        name="cpu",
-        provider="CPUExecutionProvider",
-        intra_op_threads=1,
-        input_shape=(1, 8, 8),
-        batch_size=1,
-        min_seconds=0.5,
-    )
     t0 = time.time()
     results = raynas.search(
-        space,
-        "digits",
-        objectives=["val_acc:max", "latency_p50_ms:min"],
-        strategy="nsga2",
-        scheduler="moasha",
-        hardware=[cpu],
-        budget=args.budget,
-        max_epochs=args.epochs,
-        resources_per_trial={"cpu": 1},
+        **main_job_kwargs(args.budget, args.epochs, args.seed),
         storage_path=os.path.abspath(args.out),
         name=args.name,
-        seed=args.seed,
         verbose=0 if args.quiet else 1,
     )
     wall = time.time() - t0

@@ -82,6 +82,7 @@ class SearchSpec:
     points_to_evaluate: list[dict[str, Any]] = field(default_factory=list)
     warm_start: list[Prior] = field(default_factory=list)  # an earlier search's candidates
     warm_start_path: str | None = None
+    reuse_actors: bool = True
 
     @property
     def experiment_path(self) -> str:
@@ -187,6 +188,7 @@ def build_spec(
     trainable_kwargs: Mapping[str, Any] | None = None,
     points_to_evaluate: Sequence[Mapping[str, Any]] | None = None,
     warm_start: Any = None,
+    reuse_actors: bool = True,
 ) -> SearchSpec:
     """Validate every argument of :func:`search` (no trial starts) and return the spec."""
     from raynas.data import get_datamodule
@@ -200,6 +202,10 @@ def build_spec(
     max_epochs = _int(max_epochs, "max_epochs", 1)
     seed = _int(seed, "seed", 0)
     max_failures = _int(max_failures, "max_failures", 0)
+    if not isinstance(reuse_actors, bool):
+        raise ConfigError(
+            f"`reuse_actors` must be a bool (true or false), but got {reuse_actors!r}."
+        )
     resources = dict(resources_per_trial or {"cpu": 1})
     for k in resources:
         if k not in ("cpu", "gpu"):
@@ -295,6 +301,7 @@ def build_spec(
         points_to_evaluate=points,
         warm_start=prior,
         warm_start_path=prior_path,
+        reuse_actors=reuse_actors,
     )
 
 
@@ -584,7 +591,10 @@ def _tuner(spec: SearchSpec, restore: bool) -> Any:
             search_alg=search_alg,
             scheduler=scheduler,
             num_samples=spec.budget,
-            reuse_actors=False,
+            # a worker process trains one candidate after another: torch and Lightning are
+            # imported, and the data loaded, once per worker instead of once per candidate
+            # (specs pickled before the option existed reuse too)
+            reuse_actors=getattr(spec, "reuse_actors", True),
         ),
         run_config=tune.RunConfig(
             name=spec.name,
@@ -654,6 +664,10 @@ def search(space: Any, data: Any = "digits", **kwargs: Any) -> Any:
             candidates only. The results list the earlier candidates first, as measured here
             (``extra["warm_start"]`` names their search; their weights stay in its folder), so
             the front and the export cover both searches.
+        reuse_actors: train candidates one after another in the same Ray worker processes
+            (default), so each worker imports torch and Lightning and loads the data once.
+            ``False`` gives every candidate a fresh process, for models whose building leaves
+            global state behind.
 
     Example:
         >>> # results = raynas.search("mlp", "digits",

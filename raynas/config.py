@@ -23,7 +23,8 @@ Example config::
 Optional: ``points_to_evaluate``, a list of configs of the space to train first (a baseline,
 known good architectures), checked against the space when the search is built; ``warm_start``,
 the folder of an earlier search over the same space whose candidates the strategy is told first
-(their hardware metrics measured again on this config's targets; see :func:`raynas.search`).
+(their hardware metrics measured again on this config's targets; see :func:`raynas.search`);
+``reuse_actors`` (default true), false to give every candidate a fresh worker process.
 """
 
 from __future__ import annotations
@@ -65,6 +66,7 @@ TOP_KEYS = (
     "verbose",
     "points_to_evaluate",
     "warm_start",
+    "reuse_actors",
 )
 TRAINING_KEYS = ("max_epochs", "train_fraction", "time_budget_s")
 RESOURCE_KEYS = ("cpu", "gpu")
@@ -184,6 +186,7 @@ class SearchConfig:
     verbose: int = 1
     points_to_evaluate: list[dict[str, Any]] | None = None
     warm_start: str | None = None
+    reuse_actors: bool = True
     raw: dict[str, Any] = field(default_factory=dict)
 
     def to_search_kwargs(self) -> dict[str, Any]:
@@ -209,6 +212,7 @@ class SearchConfig:
             "verbose": self.verbose,
             "points_to_evaluate": self.points_to_evaluate,
             "warm_start": self.warm_start,
+            "reuse_actors": self.reuse_actors,
         }
 
 
@@ -397,6 +401,8 @@ def validate_config(raw: Any, *, source: str = "config") -> SearchConfig:
         warm,
         "the folder of an earlier raynas search over the same space",
     )
+    reuse = raw.get("reuse_actors", True)
+    _need(isinstance(reuse, bool), "reuse_actors", reuse, "true or false")
     return SearchConfig(
         space=(space_name, space_kwargs),
         data=data,
@@ -415,6 +421,7 @@ def validate_config(raw: Any, *, source: str = "config") -> SearchConfig:
         verbose=verbose,
         points_to_evaluate=None if points is None else [dict(p) for p in points],
         warm_start=None if warm is None else os.path.abspath(os.path.expanduser(warm)),
+        reuse_actors=reuse,
         raw=dict(raw),
     )
 

@@ -37,6 +37,10 @@ def test_a_good_config_validates() -> None:
     assert kwargs["budget"] == 12 and kwargs["max_epochs"] == 3
     assert kwargs["strategy"] == "nsga2" and kwargs["scheduler"] == "moasha"
     assert kwargs["points_to_evaluate"] is None and kwargs["warm_start"] is None
+    assert kwargs["reuse_actors"] is True
+    assert (
+        validate_config({**GOOD, "reuse_actors": False}).to_search_kwargs()["reuse_actors"] is False
+    )
     first = {"layers": [{"width": 64}], "activation": "relu"}
     cfg = validate_config({**GOOD, "warm_start": "~/runs/first", "points_to_evaluate": [first]})
     kwargs = cfg.to_search_kwargs()
@@ -106,6 +110,7 @@ def test_domain_shorthand_in_space_kwargs() -> None:
         ),
         ({"seed": -1}, r"`seed` must be an int >= 0, but got -1"),
         ({"warm_start": ""}, r"`warm_start` must be the folder of an earlier raynas search"),
+        ({"reuse_actors": "no"}, r"`reuse_actors` must be true or false, but got 'no'"),
         (
             {"points_to_evaluate": {"width": 16}},
             r"`points_to_evaluate` must be a list of configs of the space",

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import gc
 import numbers
+import sys
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -237,13 +239,31 @@ class NASTrainable:
         from raynas.evaluation._reporters import TuneReporter
 
         cpus, gpus = self._granted()
-        self.run(config, TuneReporter(), cpus=cpus, gpus=gpus)
+        try:
+            self.run(config, TuneReporter(), cpus=cpus, gpus=gpus)
+        finally:
+            release_gpu_memory()
 
     def __repr__(self) -> str:
         return (
             f"NASTrainable(space={type(self.space).__name__}, cpus={self.cpus}, gpus={self.gpus}, "
             f"settings={self.settings})"
         )
+
+
+def release_gpu_memory() -> bool:
+    """Hand the CUDA memory torch cached for a finished candidate back to the driver.
+
+    Tune reuses a worker process for the next candidate; without this, the blocks cached for the
+    last one stay reserved, out of reach of the trials that share the GPU. Returns whether there
+    was a CUDA context to release from (nothing is imported or initialized otherwise).
+    """
+    torch = sys.modules.get("torch")
+    if torch is None or not torch.cuda.is_initialized():
+        return False
+    gc.collect()  # Lightning's trainer and module hold each other: free them before the cache
+    torch.cuda.empty_cache()
+    return True
 
 
 def _is_datamodule(obj: Any) -> bool:

@@ -25,6 +25,28 @@ def test_two_half_gpu_trials_request_shapes_fit_one_gpu():
     assert trial_cls.default_resource_request({}) == pgf
 
 
+def test_a_finished_candidate_gives_its_cached_gpu_memory_back(monkeypatch):
+    from raynas.evaluation._trainable import release_gpu_memory
+
+    emptied = []
+    monkeypatch.setattr(torch.cuda, "empty_cache", lambda: emptied.append(1))
+    monkeypatch.setattr(torch.cuda, "is_initialized", lambda: False)
+    assert release_gpu_memory() is False and not emptied  # CPU runs never touch CUDA
+    monkeypatch.setattr(torch.cuda, "is_initialized", lambda: True)
+    assert release_gpu_memory() is True and emptied == [1]
+
+
+@needs_cuda
+def test_release_gpu_memory_frees_the_cache_on_a_real_gpu():
+    from raynas.evaluation._trainable import release_gpu_memory
+
+    block = torch.empty(64 * 2**20, dtype=torch.uint8, device="cuda")
+    del block
+    assert torch.cuda.memory_reserved() > 0
+    assert release_gpu_memory() is True
+    assert torch.cuda.memory_reserved() == 0
+
+
 def test_cpu_only_trials_request_no_gpu_and_use_their_cpus_as_threads():
     trainable = NASTrainable(TinyMLPSpace(), "digits", cpus=2)
     assert trainable.placement().bundles == [{"CPU": 2.0}]

@@ -285,6 +285,40 @@ def test_warm_start_from_another_space_is_refused(finished, tmp_path) -> None:
     assert not os.listdir(tmp_path)
 
 
+def _trial_pids(experiment: str) -> list[int]:
+    pids = []
+    for entry in sorted(os.listdir(experiment)):
+        result = os.path.join(experiment, entry, "result.json")
+        if os.path.exists(result):
+            with open(result) as f:
+                pids.append(json.loads(f.readline())["pid"])
+    return pids
+
+
+def test_candidates_share_worker_processes(finished) -> None:
+    pids = _trial_pids(finished.path)
+    assert len(pids) == 6
+    # 2 at a time: each worker trains several candidates, importing torch once
+    assert len(set(pids)) < len(pids), pids
+
+
+def test_reuse_actors_false_gives_every_candidate_its_own_process(ray_session, tmp_path) -> None:
+    results = raynas.search(
+        small_space(),
+        "digits",
+        budget=2,
+        max_epochs=1,
+        max_concurrent=1,
+        storage_path=str(tmp_path),
+        name="fresh",
+        verbose=0,
+        reuse_actors=False,
+    )
+    assert len(results.feasible()) == 2
+    pids = _trial_pids(results.path)
+    assert len(pids) == 2 and len(set(pids)) == 2, pids
+
+
 def test_results_reload_from_the_folder(finished) -> None:
     again = raynas.api.results(finished.path)
     assert len(again) == len(finished)
@@ -316,6 +350,10 @@ def test_results_reload_from_the_folder(finished) -> None:
         (
             {"warm_start": "x", "hardware": [{"name": "cpu", "quantization": "dynamic"}]},
             r"`warm_start` cannot be combined with quantizing targets \['cpu'\]",
+        ),
+        (
+            {"reuse_actors": "yes"},
+            r"`reuse_actors` must be a bool \(true or false\), but got 'yes'",
         ),
         (
             {"points_to_evaluate": [FIRST], "scheduler": "pbt"},
