@@ -58,7 +58,10 @@ class NASTrainable:
     ``reason`` in its last report, and the trial ends cleanly.
 
     The instance carries its resource request, so ``tune.Tuner(trainable, ...)`` schedules each
-    trial with ``cpus`` CPUs and ``gpus`` GPUs (fractions share a GPU).
+    trial with ``cpus`` CPUs and ``gpus`` GPUs (fractions share a GPU). It is safe to reuse a
+    worker for the next candidate, and much faster: pass ``reuse_actors=True`` to
+    ``tune.TuneConfig`` (as :func:`raynas.search` does) and torch, Lightning and the data load
+    once per worker instead of once per candidate.
 
     Args:
         space: a search space: ``validate(config)``, ``build(config) -> nn.Module``.
@@ -89,7 +92,8 @@ class NASTrainable:
         ...                              nn.ReLU(), nn.Linear(config["width"], 10))
         >>> space = Tiny({"width": Int(16, 64)})
         >>> trainable = NASTrainable(space, "digits", max_epochs=3, cpus=1)
-        >>> # tune.Tuner(trainable, param_space=space.to_tune(), tune_config=...).fit()
+        >>> # tune.Tuner(trainable, param_space=space.to_tune(),
+        >>> #            tune_config=tune.TuneConfig(num_samples=8, reuse_actors=True)).fit()
     """
 
     def __init__(
