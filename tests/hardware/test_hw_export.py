@@ -135,3 +135,25 @@ def test_dynamo_exporter_is_the_default():
     res = export_onnx(model, input_shape=(1, 8, 8))
     assert res.exporter == "dynamo" and res.note is None
     assert res.parity_max_abs_diff < 1e-4
+
+
+def _graph(onnx_bytes: bytes) -> list[tuple[str, tuple[str, ...]]]:
+    proto = onnx.load_from_string(onnx_bytes)
+    return [(n.op_type, tuple(n.input)) for n in proto.graph.node]
+
+
+def test_dynamo_export_builds_its_op_registry_once_and_matches_torchs_own_call(monkeypatch):
+    monkeypatch.setattr(export_mod, "_REGISTRIES", {})
+    model = tiny_cnn().eval()
+    first = export_onnx(model, input_shape=(1, 8, 8), exporter="dynamo")
+    registry = export_mod._REGISTRIES.get(18)
+    assert registry is not None, "the first export caches the registry of its opset"
+    second = export_onnx(tiny_cnn().eval(), input_shape=(1, 8, 8), exporter="dynamo")
+    assert export_mod._REGISTRIES == {18: registry}, "the second export reuses it"
+    assert second.parity_max_abs_diff < 1e-4
+
+    # torch's public call (what a torch without the internal API gets) gives the same graph
+    monkeypatch.setattr(export_mod, "_cached_export", lambda model, x, opset: None)
+    public = export_onnx(model, input_shape=(1, 8, 8), exporter="dynamo")
+    assert public.exporter == "dynamo" and public.parity_max_abs_diff < 1e-4
+    assert _graph(public.onnx) == _graph(first.onnx)
