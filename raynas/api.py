@@ -593,7 +593,6 @@ def _tuner(spec: SearchSpec, restore: bool) -> Any:
             num_samples=spec.budget,
             # a worker process trains one candidate after another: torch and Lightning are
             # imported, and the data loaded, once per worker instead of once per candidate
-            # (specs pickled before the option existed reuse too)
             reuse_actors=getattr(spec, "reuse_actors", True),
         ),
         run_config=tune.RunConfig(
