@@ -59,11 +59,13 @@ class Objective:
                 not isinstance(self.constraint, (tuple, list))
                 or len(self.constraint) != 2
                 or self.constraint[0] not in _OPS
+                or isinstance(self.constraint[1], bool)
                 or not isinstance(self.constraint[1], (int, float))
+                or not math.isfinite(self.constraint[1])
             ):
                 raise ObjectiveError(
                     f"`constraint` of objective `{self.name}` must be (op, bound) with op one of "
-                    f"{list(_OPS)}, but got {self.constraint!r}."
+                    f"{list(_OPS)} and a finite number as bound, but got {self.constraint!r}."
                 )
             object.__setattr__(self, "constraint", (self.constraint[0], float(self.constraint[1])))
 
@@ -83,13 +85,23 @@ class Objective:
             if isinstance(c, str):
                 parsed = cls.parse(f"{spec.get('name', '?')} {c}")
                 c = parsed.constraint
-            return cls(spec.get("name", ""), spec.get("mode", mode or "max"), c)
+            # without a mode, a constraint's direction gives it, as in "latency_ms <= 5"
+            op = c[0] if isinstance(c, (tuple, list)) and c else None
+            default = "min" if op in ("<=", "<") else "max"
+            return cls(spec.get("name", ""), spec.get("mode", mode or default), c)
         if not isinstance(spec, str):
             raise ObjectiveError(f"an objective must be a str, dict or Objective, got {spec!r}.")
-        m = re.fullmatch(r"\s*([\w./-]+)\s*(<=|>=|<|>)\s*([-+0-9.eE]+)\s*", spec)
-        if m:
-            name, op, bound = m.group(1), m.group(2), float(m.group(3))
-            return cls(name, mode or ("min" if op.startswith("<") else "max"), (op, bound))
+        m = re.fullmatch(r"\s*([^\s<>=:]+)\s*(<=|>=|<|>)\s*(\S+)\s*", spec)
+        if m or any(c in spec for c in "<>="):
+            # a constraint; anything else with a comparison in it is a typo, not a metric name
+            bound = _number(m.group(3)) if m else None
+            if m is None or bound is None:
+                raise ObjectiveError(
+                    f"constraint {spec!r} must read `NAME OP BOUND` with OP one of "
+                    f"{list(_OPS)} and BOUND a finite number, e.g. 'latency_p50_ms <= 5'."
+                )
+            op = m.group(2)
+            return cls(m.group(1), mode or ("min" if op.startswith("<") else "max"), (op, bound))
         if ":" in spec:
             name, _, md = spec.partition(":")
             return cls(name.strip(), md.strip())
@@ -111,6 +123,15 @@ class Objective:
     def loss(self, value: float) -> float:
         """The value turned into something to minimize."""
         return value if self.mode == "min" else -value
+
+
+def _number(text: str) -> float | None:
+    """``text`` as a finite float, or None."""
+    try:
+        value = float(text)
+    except ValueError:
+        return None
+    return value if math.isfinite(value) else None
 
 
 def as_objectives(
