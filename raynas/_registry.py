@@ -44,28 +44,73 @@ def make_scheduler(
             )
         return None
     if not isinstance(name, str):
+        if kwargs:
+            raise RegistryError(
+                f"`scheduler_kwargs` go to a scheduler built by name; `scheduler` is already "
+                f"built ({type(name).__name__}), but got {sorted(kwargs)}."
+            )
         return name
     if name not in SCHEDULERS:
         raise RegistryError(
             f"The `scheduler` argument must be one of {sorted(SCHEDULERS)}. Got: {name!r}."
         )
-    first = objectives[0]
+    try:
+        return _build(name, objectives, max_epochs, space, seed, dict(kwargs))
+    except RegistryError:
+        raise
+    except (TypeError, ValueError, AssertionError) as e:  # Ray's own checks are asserts
+        factory, fixed = _factory(name)
+        import inspect
+
+        known = [
+            k
+            for k, p in inspect.signature(factory).parameters.items()
+            if k not in fixed and k != "self" and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)
+        ]
+        raise RegistryError(
+            f"`scheduler_kwargs` {kwargs!r} do not fit the {name!r} scheduler: {e} (its "
+            f"arguments are {known})."
+        ) from e
+
+
+def _factory(name: str) -> tuple[Any, tuple[str, ...]]:
+    """What a scheduler name builds, and the arguments the front door sets itself."""
     if name == "asha":
         from ray.tune.schedulers import ASHAScheduler
 
-        kwargs.setdefault("grace_period", 1)
-        kwargs.setdefault("reduction_factor", 2)
-        return ASHAScheduler(
-            metric=first.name,
-            mode=first.mode,
-            time_attr="training_iteration",
-            max_t=max_epochs,
-            **kwargs,
-        )
+        return ASHAScheduler, ("metric", "mode", "time_attr", "max_t")
     if name == "hyperband":
         from ray.tune.schedulers import HyperBandScheduler
 
-        return HyperBandScheduler(
+        return HyperBandScheduler, ("metric", "mode", "time_attr", "max_t")
+    if name == "moasha":
+        from raynas.schedulers import MultiObjectiveASHA
+
+        return MultiObjectiveASHA, ("objectives", "time_attr", "max_t")
+    if name == "pbt":
+        from raynas.schedulers import joint_pbt
+
+        return joint_pbt, ("space", "metric", "mode")
+    from raynas.schedulers import ArchitecturePBT
+
+    return ArchitecturePBT, ("space", "metric", "mode", "seed")
+
+
+def _build(
+    name: str,
+    objectives: Sequence[Objective],
+    max_epochs: int,
+    space: Any,
+    seed: int,
+    kwargs: dict[str, Any],
+) -> Any:
+    factory, _ = _factory(name)
+    first = objectives[0]
+    if name in ("asha", "moasha"):
+        kwargs.setdefault("grace_period", 1)
+        kwargs.setdefault("reduction_factor", 2)
+    if name in ("asha", "hyperband"):
+        return factory(
             metric=first.name,
             mode=first.mode,
             time_attr="training_iteration",
@@ -73,17 +118,9 @@ def make_scheduler(
             **kwargs,
         )
     if name == "moasha":
-        from raynas.schedulers import MultiObjectiveASHA
-
-        kwargs.setdefault("grace_period", 1)
-        kwargs.setdefault("reduction_factor", 2)
-        return MultiObjectiveASHA(
+        return factory(
             objectives=list(objectives), time_attr="training_iteration", max_t=max_epochs, **kwargs
         )
     if name == "pbt":
-        from raynas.schedulers import joint_pbt
-
-        return joint_pbt(space, metric=first.name, mode=first.mode, **kwargs)
-    from raynas.schedulers import ArchitecturePBT
-
-    return ArchitecturePBT(space=space, metric=first.name, mode=first.mode, seed=seed, **kwargs)
+        return factory(space, metric=first.name, mode=first.mode, **kwargs)
+    return factory(space=space, metric=first.name, mode=first.mode, seed=seed, **kwargs)

@@ -14,6 +14,7 @@ killed driver with its searcher, scheduler and measurement-cache state.
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import json
 import math
 import os
@@ -162,6 +163,141 @@ def _hardware_targets(hardware: Any, objectives: Sequence[Objective], verbose: i
     return targets
 
 
+#: NASTrainable arguments that :func:`search` sets from its own: the argument to use instead.
+_SET_BY_SEARCH = {
+    "space": "space",
+    "data": "data",
+    "data_kwargs": "data_kwargs",
+    "cpus": "resources_per_trial",
+    "gpus": "resources_per_trial",
+    "max_epochs": "max_epochs",
+    "train_fraction": "train_fraction",
+    "time_budget_s": "time_budget_s",
+    "seed": "seed",
+    "settings": "max_epochs, train_fraction, time_budget_s and seed",
+}
+
+
+def _check_trainable_kwargs(kwargs: Mapping[str, Any] | None) -> dict[str, Any]:
+    """Further :class:`~raynas.evaluation.NASTrainable` arguments, checked before any trial."""
+    import inspect
+
+    from raynas.evaluation import EvaluationSettings, NASTrainable
+
+    if kwargs is None:
+        return {}
+    if not isinstance(kwargs, Mapping):
+        raise ConfigError(f"`trainable_kwargs` must be a dict, but got {kwargs!r}.")
+    params = inspect.signature(NASTrainable.__init__).parameters
+    allowed = [
+        *(k for k, p in params.items() if p.kind is p.KEYWORD_ONLY),
+        *EvaluationSettings.__dataclass_fields__,
+    ]
+    allowed = [k for k in allowed if k not in _SET_BY_SEARCH]
+    for key in kwargs:
+        if key in _SET_BY_SEARCH:
+            raise ConfigError(
+                f"`trainable_kwargs.{key}` is set by the search itself: pass "
+                f"`{_SET_BY_SEARCH[key]}` to raynas.search instead."
+            )
+        if key not in allowed:
+            raise ConfigError(
+                f"`trainable_kwargs.{key}` is not a known key; the keys are {allowed}."
+            )
+    hooks = kwargs.get("objectives", ())
+    if isinstance(hooks, (str, bytes, Mapping)) or not isinstance(hooks, Sequence):
+        raise ConfigError(
+            f"`trainable_kwargs.objectives` must be a list of hooks f(model, config) -> dict, but "
+            f"got {hooks!r}."
+        )
+    for i, fn in enumerate(hooks):
+        if not callable(fn):
+            raise ConfigError(
+                f"`trainable_kwargs.objectives[{i}]` must be a hook f(model, config) -> dict, but "
+                f"got {fn!r}."
+            )
+    return dict(kwargs)
+
+
+def _check_builds(
+    strategy: Any,
+    strategy_kwargs: Mapping[str, Any] | None,
+    scheduler: Any,
+    scheduler_kwargs: Mapping[str, Any] | None,
+    space: Any,
+    objectives: Sequence[Objective],
+    seed: int,
+    max_epochs: int,
+) -> None:
+    """Build the strategy and the scheduler once, so that their arguments are refused before the
+    experiment folder is written (the search builds its own when it starts)."""
+    from raynas._registry import RegistryError, make_scheduler
+    from raynas.strategies import get_strategy
+    from raynas.strategies.base import StrategyError
+
+    if isinstance(strategy, str):
+        try:
+            get_strategy(
+                strategy, space=space, objectives=objectives, seed=seed, **(strategy_kwargs or {})
+            )
+        except StrategyError as e:
+            raise ConfigError(f"`strategy` = {strategy!r}: {e}") from e
+    elif strategy_kwargs:
+        raise ConfigError(
+            f"`strategy_kwargs` go to a strategy built by name; `strategy` is already built "
+            f"({type(strategy).__name__}), but got {sorted(strategy_kwargs)}."
+        )
+    try:
+        make_scheduler(
+            scheduler,
+            objectives=objectives,
+            max_epochs=max_epochs,
+            space=space,
+            seed=seed,
+            kwargs=scheduler_kwargs,
+        )
+    except RegistryError as e:
+        raise ConfigError(str(e)) from e
+
+
+#: Numeric keys Tune adds to every result; an objective may name them too.
+_TUNE_METRICS = ("training_iteration", "time_total_s", "time_this_iter_s", "time_since_restore")
+
+
+def _check_objective_metrics(
+    objectives: Sequence[Objective], targets: Sequence[Any], dm: Any, trainable_kwargs: dict
+) -> None:
+    """Refuse an objective no trial of this search will report, before any trial starts.
+
+    A name Tune never sees in a result would stop the search at the first report (Tune's strict
+    metric check) or make every candidate infeasible ("missing"), after training has been paid for.
+    """
+    from raynas.evaluation._metrics import REPORTED_METRICS, TASK_METRICS
+
+    task = trainable_kwargs.get("task") or getattr(dm, "task", None)
+    tasks = [task] if task in TASK_METRICS else list(TASK_METRICS)  # a data factory: not known yet
+    trained = [m for m in REPORTED_METRICS if m not in ("feasible", "reason")]
+    trained += [m for t in tasks for m in TASK_METRICS[t]] + list(_TUNE_METRICS)
+    # without targets, naming a hardware metric adds the local CPU target (_hardware_targets)
+    measured = [
+        ("" if i == 0 else f"{t.name}_") + m
+        for i, t in enumerate(targets or [None])
+        for m in HARDWARE_METRICS
+    ]
+    if trainable_kwargs.get("objectives"):
+        return  # the user's hooks report metrics of their own choosing
+    for o in objectives:
+        if o.name in trained or o.name in measured:
+            continue
+        close = difflib.get_close_matches(o.name, trained + measured, n=1)
+        hint = f" (did you mean `{close[0]}`?)" if close else ""
+        raise ConfigError(
+            f"`objectives`: no candidate of this search reports `{o.name}`{hint}. Training "
+            f"reports {trained}; the hardware targets report {measured} (a second target's "
+            f"metrics carry its name first, e.g. `edge_latency_p50_ms`)."
+        )
+
+
 def build_spec(
     space: Any,
     data: Any = "digits",
@@ -241,6 +377,11 @@ def build_spec(
     )
     space_obj = _build_space(space, space_kwargs or {}, dm)
     targets = _hardware_targets(hardware, objs, verbose)
+    trainable_kwargs = _check_trainable_kwargs(trainable_kwargs)
+    _check_objective_metrics(objs, targets, dm, trainable_kwargs)
+    _check_builds(
+        strategy, strategy_kwargs, scheduler, scheduler_kwargs, space_obj, objs, seed, max_epochs
+    )
     points: list[dict[str, Any]] = []
     if points_to_evaluate is not None:
         from raynas.strategies.base import StrategyError, validate_configs
@@ -297,7 +438,7 @@ def build_spec(
         seed=seed,
         max_failures=max_failures,
         verbose=verbose,
-        trainable_kwargs=dict(trainable_kwargs or {}),
+        trainable_kwargs=trainable_kwargs,
         points_to_evaluate=points,
         warm_start=prior,
         warm_start_path=prior_path,
@@ -440,7 +581,9 @@ def _hardware_objectives(spec: SearchSpec) -> list[Any]:
 def _make_trainable(spec: SearchSpec) -> Any:
     from raynas.evaluation import NASTrainable
 
+    kwargs = dict(spec.trainable_kwargs)
     hooks = [_MeasureFirst(hw) for hw in _hardware_objectives(spec)]
+    hooks += kwargs.pop("objectives", ())  # the user's own, after the hardware's
     return NASTrainable(
         spec.space,
         spec.data,
@@ -452,7 +595,7 @@ def _make_trainable(spec: SearchSpec) -> Any:
         train_fraction=spec.train_fraction,
         time_budget_s=spec.time_budget_s,
         seed=spec.seed,
-        **spec.trainable_kwargs,
+        **kwargs,
     )
 
 
@@ -667,6 +810,12 @@ def search(space: Any, data: Any = "digits", **kwargs: Any) -> Any:
             (default), so each worker imports torch and Lightning and loads the data once.
             ``False`` gives every candidate a fresh process, for models whose building leaves
             global state behind.
+        trainable_kwargs: further arguments of :class:`~raynas.evaluation.NASTrainable`, e.g.
+            ``{"objectives": [hook]}``: hooks ``f(model, config) -> dict`` run on each trained
+            network after the hardware measurement, whose metrics may be objectives too;
+            ``module_factory``, ``task``, ``trainer_kwargs``, ``checkpoint_every``,
+            ``num_threads``. A key the search sets from its own arguments (``max_epochs``,
+            ``seed``, ...) is refused, naming the argument to use.
 
     Example:
         >>> # results = raynas.search("mlp", "digits",

@@ -126,8 +126,10 @@ class NASTrainable:
             self.settings = settings or EvaluationSettings(**settings_kwargs)
         except TypeError as e:
             fields = list(EvaluationSettings.__dataclass_fields__)
+            unknown = sorted(set(settings_kwargs) - set(fields))
             raise EvaluationError(
-                f"unknown keyword argument(s) {sorted(settings_kwargs)}; the settings are {fields}."
+                f"unknown keyword argument(s) {unknown or sorted(settings_kwargs)}; the settings "
+                f"are {fields}."
             ) from e
         if task is not None and task not in TASK_METRICS:
             raise EvaluationError(f"`task` must be one of {list(TASK_METRICS)}, but got {task!r}.")

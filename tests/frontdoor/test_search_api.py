@@ -319,6 +319,29 @@ def test_reuse_actors_false_gives_every_candidate_its_own_process(ray_session, t
     assert len(pids) == 2 and len(set(pids)) == 2, pids
 
 
+def test_a_users_objective_hook_reports_a_metric_the_search_optimizes(
+    ray_session, tmp_path
+) -> None:
+    def weight_norm(model, config):  # defined here: shipped to the workers by value
+        return {"weight_norm": float(sum(p.detach().norm() for p in model.parameters()))}
+
+    results = raynas.search(
+        small_space(),
+        "digits",
+        objectives=["val_acc:max", "weight_norm:min"],
+        strategy="nsga2",
+        budget=2,
+        max_epochs=1,
+        storage_path=str(tmp_path),
+        name="hook",
+        verbose=0,
+        trainable_kwargs={"objectives": [weight_norm]},
+    )
+    assert len(results.feasible()) == 2, [c.reason for c in results.candidates]
+    assert all(c.value("weight_norm") > 0 for c in results.feasible())
+    assert results.pareto_front()
+
+
 def test_results_reload_from_the_folder(finished) -> None:
     again = raynas.api.results(finished.path)
     assert len(again) == len(finished)
@@ -337,6 +360,22 @@ def test_results_reload_from_the_folder(finished) -> None:
         ({"scheduler": "median"}, r"The `scheduler` argument must be one of \[.*'moasha'.*\]"),
         ({"budget": 0}, r"`budget` must be an int >= 1, but got 0"),
         ({"objectives": ["val_acc:best"]}, r"`mode` of objective `val_acc` must be one of"),
+        (  # a typo'd metric: Tune would stop the search at the first report
+            {"objectives": ["val_accuracy:max"]},
+            r"no candidate of this search reports `val_accuracy` \(did you mean `val_acc`\?\)",
+        ),
+        (  # a typo'd hardware metric: every candidate would end infeasible ("missing")
+            {"objectives": ["val_acc:max", "latency_p50 <= 5"]},
+            r"reports `latency_p50` \(did you mean `latency_p50_ms`\?\).*'energy_j'",
+        ),
+        (  # the first target's metrics carry no prefix
+            {"objectives": ["val_acc", "cpu_latency_p50_ms:min"], "hardware": ["cpu"]},
+            r"no candidate of this search reports `cpu_latency_p50_ms`",
+        ),
+        (
+            {"objectives": ["val_acc:max", "latency_p50_ms <= fast"]},
+            r"constraint 'latency_p50_ms <= fast' must read `NAME OP BOUND`",
+        ),
         ({"resources_per_trial": {"tpu": 1}}, r"`resources_per_trial.tpu` is not a known key"),
         (
             {"points_to_evaluate": [{**FIRST, "activation": "swish"}]},
@@ -354,6 +393,31 @@ def test_results_reload_from_the_folder(finished) -> None:
         (
             {"reuse_actors": "yes"},
             r"`reuse_actors` must be a bool \(true or false\), but got 'yes'",
+        ),
+        (  # before, the strategy and scheduler were first built after the folder was written
+            {"strategy": "nsga2", "strategy_kwargs": {"popsize": 8}},
+            r"`strategy` = 'nsga2': `popsize` is not an argument of MultiObjectiveEvolution",
+        ),
+        (
+            {"scheduler": "asha", "scheduler_kwargs": {"grace": 1}},
+            r"`scheduler_kwargs` \{'grace': 1\} do not fit the 'asha' scheduler: .*'grace'.* "
+            r"\(its arguments are \['grace_period', 'reduction_factor'",
+        ),
+        (
+            {"scheduler": "moasha", "scheduler_kwargs": {"grace_period": 0}},
+            r"do not fit the 'moasha' scheduler: `grace_period` must be a finite number > 0",
+        ),
+        (
+            {"trainable_kwargs": {"max_epochs": 3}},
+            r"`trainable_kwargs.max_epochs` is set by the search itself: pass `max_epochs`",
+        ),
+        (
+            {"trainable_kwargs": {"epochs": 3}},
+            r"`trainable_kwargs.epochs` is not a known key; the keys are \[.*'module_factory'",
+        ),
+        (
+            {"trainable_kwargs": {"objectives": [3]}},
+            r"`trainable_kwargs.objectives\[0\]` must be a hook f\(model, config\) -> dict",
         ),
         (
             {"points_to_evaluate": [FIRST], "scheduler": "pbt"},
