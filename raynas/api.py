@@ -102,6 +102,28 @@ def _int(value: Any, key: str, low: int) -> int:
     return value
 
 
+def _unknown_args(factory: Any, kwargs: Mapping[str, Any]) -> str:
+    """Which of ``kwargs`` ``factory`` does not take, with its arguments ("" if none)."""
+    import inspect
+
+    try:
+        params = inspect.signature(factory).parameters
+    except (TypeError, ValueError):
+        return ""
+    if any(p.kind is p.VAR_KEYWORD for p in params.values()):
+        return ""
+    known = [k for k, p in params.items() if p.kind is not p.VAR_POSITIONAL and k != "self"]
+    bad = [k for k in kwargs if k not in known]
+    if not bad:
+        return ""
+    close = difflib.get_close_matches(bad[0], known, n=1)
+    hint = f" (did you mean `{close[0]}`?)" if close else ""
+    name = getattr(factory, "__name__", type(factory).__name__)
+    listed = ", ".join(f"`{k}`" for k in bad)
+    verb = "is not an argument" if len(bad) == 1 else "are not arguments"
+    return f"{listed} {verb} of {name}{hint}; its arguments are {known}."
+
+
 def _build_space(space: Any, space_kwargs: Mapping[str, Any], dm: Any) -> Any:
     if isinstance(space, str):
         target = SPACES.get(space, space)
@@ -119,7 +141,7 @@ def _build_space(space: Any, space_kwargs: Mapping[str, Any], dm: Any) -> Any:
             try:
                 obj = obj(**kwargs)
             except TypeError as e:
-                raise ConfigError(f"`space` = {space!r}: {e}") from e
+                raise ConfigError(f"`space` = {space!r}: {_unknown_args(obj, kwargs) or e}") from e
         space = obj
     elif space_kwargs:
         raise ConfigError("`space_kwargs` can only be used with a space name.")
@@ -413,8 +435,15 @@ def build_spec(
         prior, prior_path = _warm_start(warm_start, space_obj, objs, max_epochs)
     if name is None:
         name = f"raynas-{time.strftime('%Y%m%d-%H%M%S')}"
+    elif not isinstance(name, str) or not name or os.sep in name or "/" in name:
+        raise ConfigError(
+            f"`name` must be a folder name without path separators (the folder goes under "
+            f"`storage_path`), but got {name!r}."
+        )
     if storage_path is None:
         storage_path = os.path.abspath("runs")
+    elif not isinstance(storage_path, (str, os.PathLike)):
+        raise ConfigError(f"`storage_path` must be a folder path, but got {storage_path!r}.")
     storage_path = os.path.abspath(os.path.expanduser(storage_path))
     return SearchSpec(
         space=space_obj,

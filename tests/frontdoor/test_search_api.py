@@ -319,6 +319,16 @@ def test_reuse_actors_false_gives_every_candidate_its_own_process(ray_session, t
     assert len(pids) == 2 and len(set(pids)) == 2, pids
 
 
+def test_a_misspelt_space_argument_names_the_closest_one(tmp_path) -> None:
+    with pytest.raises(
+        ConfigError,
+        match=r"`max_layer` is not an argument of MLPSpace \(did you "
+        r"mean `max_layers`\?\); its arguments are \['input_shape'",
+    ):
+        raynas.search("mlp", "digits", space_kwargs={"max_layer": 3}, storage_path=str(tmp_path))
+    assert not os.listdir(tmp_path)
+
+
 def test_a_users_objective_hook_reports_a_metric_the_search_optimizes(
     ray_session, tmp_path
 ) -> None:
@@ -419,6 +429,7 @@ def test_results_reload_from_the_folder(finished) -> None:
             {"trainable_kwargs": {"objectives": [3]}},
             r"`trainable_kwargs.objectives\[0\]` must be a hook f\(model, config\) -> dict",
         ),
+        ({"name": "a/b"}, r"`name` must be a folder name without path separators"),
         (
             {"points_to_evaluate": [FIRST], "scheduler": "pbt"},
             r"`points_to_evaluate` go to the search strategy; `scheduler` = 'pbt'",
