@@ -296,6 +296,8 @@ def _check_objective_metrics(
     """
     from raynas.evaluation._metrics import REPORTED_METRICS, TASK_METRICS
 
+    if trainable_kwargs.get("objectives"):
+        return  # the user's hooks report metrics of their own choosing
     task = trainable_kwargs.get("task") or getattr(dm, "task", None)
     tasks = [task] if task in TASK_METRICS else list(TASK_METRICS)  # a data factory: not known yet
     trained = [m for m in REPORTED_METRICS if m not in ("feasible", "reason")]
@@ -306,8 +308,6 @@ def _check_objective_metrics(
         for i, t in enumerate(targets or [None])
         for m in HARDWARE_METRICS
     ]
-    if trainable_kwargs.get("objectives"):
-        return  # the user's hooks report metrics of their own choosing
     for o in objectives:
         if o.name in trained or o.name in measured:
             continue
