@@ -116,7 +116,7 @@ def _unknown_args(factory: Any, kwargs: Mapping[str, Any]) -> str:
     bad = [k for k in kwargs if k not in known]
     if not bad:
         return ""
-    close = difflib.get_close_matches(bad[0], known, n=1)
+    close = difflib.get_close_matches(bad[0], known, n=1, cutoff=0.7)  # not depth -> width
     hint = f" (did you mean `{close[0]}`?)" if close else ""
     name = getattr(factory, "__name__", type(factory).__name__)
     listed = ", ".join(f"`{k}`" for k in bad)

@@ -63,7 +63,8 @@ def _write(tmp_path: Path, text: str, name: str = "search.yaml") -> str:
         ("space: {type: 'nosuch.module:Space'}\n", r"cannot import module 'nosuch.module'"),
         (
             "space: {type: mlp, depth: 3}\n",
-            r"`space` = 'mlp': .*unexpected keyword argument 'depth'",
+            r"`space` = 'mlp': `depth` is not an argument of MLPSpace; its arguments are "
+            r"\['input_shape', 'num_classes', 'min_layers', 'max_layers'",
         ),
         ("space: [unclosed\n", r"not valid YAML"),
     ],
