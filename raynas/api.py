@@ -257,18 +257,16 @@ def _check_builds(
     from raynas.strategies import get_strategy
     from raynas.strategies.base import StrategyError
 
-    if isinstance(strategy, str):
-        try:
+    try:
+        if isinstance(strategy, str):
             get_strategy(
                 strategy, space=space, objectives=objectives, seed=seed, **(strategy_kwargs or {})
             )
-        except StrategyError as e:
-            raise ConfigError(f"`strategy` = {strategy!r}: {e}") from e
-    elif strategy_kwargs:
-        raise ConfigError(
-            f"`strategy_kwargs` go to a strategy built by name; `strategy` is already built "
-            f"({type(strategy).__name__}), but got {sorted(strategy_kwargs)}."
-        )
+        else:  # a built strategy takes no further arguments
+            get_strategy(strategy, space=space, **(strategy_kwargs or {}))
+    except StrategyError as e:
+        label = repr(strategy) if isinstance(strategy, str) else type(strategy).__name__
+        raise ConfigError(f"`strategy` = {label}: {e}") from e
     try:
         make_scheduler(
             scheduler,

@@ -11,6 +11,7 @@ import pytest
 import raynas
 from raynas.config import ConfigError
 from raynas.search_spaces import Choice, MLPSpace
+from raynas.strategies import RandomSearch
 
 pytestmark = pytest.mark.ray
 
@@ -407,6 +408,11 @@ def test_results_reload_from_the_folder(finished) -> None:
         (  # before, the strategy and scheduler were first built after the folder was written
             {"strategy": "nsga2", "strategy_kwargs": {"popsize": 8}},
             r"`strategy` = 'nsga2': `popsize` is not an argument of MultiObjectiveEvolution",
+        ),
+        (  # before, ignored
+            {"strategy": RandomSearch(small_space(), seed=0), "strategy_kwargs": {"seed": 1}},
+            r"`strategy` = RandomSearch: `strategy` is already built \(RandomSearch\); it takes "
+            r"no further arguments, but got \['seed'\]",
         ),
         (
             {"scheduler": "asha", "scheduler_kwargs": {"grace": 1}},
