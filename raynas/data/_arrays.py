@@ -155,7 +155,8 @@ class ArrayDataModule(pl.LightningDataModule):
             if y.ndim != 1 or not np.issubdtype(y.dtype, np.integer):
                 raise DataError(
                     f"`{yn}` must be a 1-d array of integer class labels for classification, "
-                    f"but has dtype {y.dtype} and shape {y.shape}."
+                    f"but has dtype {y.dtype} and shape {y.shape}. For real-valued targets pass "
+                    f"task='regression' (in raynas.search: data_kwargs={{'task': 'regression'}})."
                 )
             if len(y) and y.min() < 0:
                 raise DataError(f"`{yn}` class labels must be >= 0, but the smallest is {y.min()}.")

@@ -96,7 +96,12 @@ def test_array_datamodule_with_explicit_test_set_and_regression():
             r"`y` must have one entry per sample of `x` "
             r"\(10\), but has 9",
         ),
-        ((np.zeros((10, 2)), np.zeros(10)), {}, r"`y` must be a 1-d array of integer class labels"),
+        (  # float targets: say how to ask for regression
+            (np.zeros((10, 2)), np.zeros(10)),
+            {},
+            r"`y` must be a 1-d array of integer class labels .* pass task='regression' "
+            r"\(in raynas.search: data_kwargs=\{'task': 'regression'\}\)",
+        ),
         ((np.zeros((10, 2)), -np.ones(10, int)), {}, r"class labels must be >= 0"),
         (
             (np.zeros((10, 2)), np.zeros(10, int)),
