@@ -59,16 +59,16 @@ def make_scheduler(
     except RegistryError:
         raise
     except (TypeError, ValueError, AssertionError) as e:  # Ray's own checks are asserts
-        factory, fixed = _factory(name)
+        if not kwargs:  # the search itself does not fit (its space, objectives or epochs)
+            raise RegistryError(f"the {name!r} scheduler cannot run this search: {e}") from e
         import inspect
 
+        factory, fixed = _factory(name)
         known = [
             k
             for k, p in inspect.signature(factory).parameters.items()
             if k not in fixed and k != "self" and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)
         ]
-        if not kwargs:  # the search itself does not fit (its space, objectives or epochs)
-            raise RegistryError(f"the {name!r} scheduler cannot run this search: {e}") from e
         raise RegistryError(
             f"`scheduler_kwargs` {kwargs!r} do not fit the {name!r} scheduler: {e} (its "
             f"arguments are {known})."

@@ -87,8 +87,7 @@ class Objective:
                 c = parsed.constraint
             # without a mode, a constraint's direction gives it, as in "latency_ms <= 5"
             op = c[0] if isinstance(c, (tuple, list)) and c else None
-            default = "min" if op in ("<=", "<") else "max"
-            return cls(spec.get("name", ""), spec.get("mode", mode or default), c)
+            return cls(spec.get("name", ""), spec.get("mode", mode or _direction(op)), c)
         if not isinstance(spec, str):
             raise ObjectiveError(f"an objective must be a str, dict or Objective, got {spec!r}.")
         m = re.fullmatch(r"\s*([^\s<>=:]+)\s*(<=|>=|<|>)\s*(\S+)\s*", spec)
@@ -101,7 +100,7 @@ class Objective:
                     f"{list(_OPS)} and BOUND a finite number, e.g. 'latency_p50_ms <= 5'."
                 )
             op = m.group(2)
-            return cls(m.group(1), mode or ("min" if op.startswith("<") else "max"), (op, bound))
+            return cls(m.group(1), mode or _direction(op), (op, bound))
         if ":" in spec:
             name, _, md = spec.partition(":")
             return cls(name.strip(), md.strip())
@@ -123,6 +122,11 @@ class Objective:
     def loss(self, value: float) -> float:
         """The value turned into something to minimize."""
         return value if self.mode == "min" else -value
+
+
+def _direction(op: Any) -> str:
+    """The mode a constraint asks for: less under ``<=``/``<``, more otherwise."""
+    return "min" if op in ("<=", "<") else "max"
 
 
 def _number(text: str) -> float | None:
