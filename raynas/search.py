@@ -263,6 +263,16 @@ class Searcher(_TuneSearcher):
             fidelity=self._fidelity(result),
         )
 
+    def adopt(self, trial_id: str, config: Mapping[str, Any]) -> None:
+        """Take trial ``trial_id`` of ``config`` as one this searcher suggested.
+
+        A resumed search whose saved searcher state is unreadable rebuilds it from the trials
+        Tune restores (:func:`raynas.resume`): a finished trial is adopted and then completed
+        (:meth:`on_trial_complete`), an unfinished one stays live until Tune completes it.
+        """
+        self._strategy.mark_pending(config)
+        self._live[trial_id] = dict(config)  # told as given: tell() validates it again
+
     def _fidelity(self, result: Mapping[str, Any]) -> float:
         """The share of the budget behind ``result`` (1.0 without a budget or a time value)."""
         if self._budget is None:

@@ -289,6 +289,19 @@ class Strategy(ABC):
         self._pending[key] = config
         return copy.deepcopy(config)
 
+    def mark_pending(self, config: Mapping[str, Any]) -> None:
+        """Record ``config`` as proposed and awaiting its result, as if :meth:`ask` returned it.
+
+        For a config an earlier copy of this search handed out before its saved state was lost
+        (:func:`raynas.resume` rebuilds a searcher whose state file is unreadable): it is not
+        proposed again, and its :meth:`tell` is awaited like any other. A config already told
+        is left as it is.
+        """
+        canonical = validate_config(self._space, config, "config")
+        key = self._space.key(canonical)
+        if key not in self._index:
+            self._pending[key] = canonical
+
     def tell(
         self,
         config: Mapping[str, Any],
@@ -522,20 +535,21 @@ def validate_configs(space: SearchSpace, configs: Any, field: str) -> list[dict[
             f"`{field}` must be a list of configs (dicts), but got "
             f"{type(configs).__name__}: {configs!r}."
         )
-    out = []
-    for i, config in enumerate(configs):
-        if not isinstance(config, Mapping):
-            raise StrategyError(
-                f"`{field}[{i}]` must be a config (a dict), but got "
-                f"{type(config).__name__}: {config!r}."
-            )
-        try:
-            out.append(space.validate(config))
-        except RaynasError as err:
-            raise StrategyError(
-                f"`{field}[{i}]` is not a config of the space ({dict(config)!r}): {err}"
-            ) from err
-    return out
+    return [validate_config(space, config, f"{field}[{i}]") for i, config in enumerate(configs)]
+
+
+def validate_config(space: SearchSpace, config: Any, field: str) -> dict[str, Any]:
+    """``config`` in canonical form, or :class:`StrategyError` naming ``field`` and why."""
+    if not isinstance(config, Mapping):
+        raise StrategyError(
+            f"`{field}` must be a config (a dict), but got {type(config).__name__}: {config!r}."
+        )
+    try:
+        return space.validate(config)
+    except RaynasError as err:
+        raise StrategyError(
+            f"`{field}` is not a config of the space ({dict(config)!r}): {err}"
+        ) from err
 
 
 def check_population_size(population_size: Any) -> None:

@@ -361,6 +361,56 @@ def test_results_reload_from_the_folder(finished) -> None:
     }
 
 
+def _copy_of(finished, tmp_path):
+    """A copy of the finished search's folder, to damage: the module's fixture stays whole."""
+    import shutil
+
+    return shutil.copytree(finished.path, tmp_path / "api")
+
+
+def _strategy_state(folder) -> tuple[dict, list]:
+    import pickle
+
+    file = max(folder.glob("searcher-state-*.pkl"))  # a resumed search adds its own file
+    with open(file, "rb") as f:
+        state = pickle.load(f)["strategy"]
+    space = small_space()
+    return {space.key(c): (m, ok, fid) for c, m, ok, fid in state["observations"]}, state["pending"]
+
+
+def test_resume_rebuilds_a_searcher_state_cut_short_by_a_killed_driver(finished, tmp_path, caplog):
+    # A driver killed while Tune copies its state into the folder leaves the file empty; Tune
+    # then restarted the experiment with a half-restored searcher and hung.
+    folder = _copy_of(finished, tmp_path)
+    saved, pending = _strategy_state(folder)
+    (file,) = folder.glob("searcher-state-*.pkl")
+    file.write_bytes(b"")
+    with caplog.at_level("WARNING", logger="raynas.api"):
+        resumed = raynas.resume(str(folder), verbose=0)
+    assert "was empty (0 bytes); rebuilt it from the experiment's trials (6 told" in caplog.text
+    rebuilt, rebuilt_pending = _strategy_state(folder)
+    # the same results, metrics and fidelities (MO-ASHA stopped some early) as the lost state
+    assert rebuilt == saved and len(saved) == 6
+    assert rebuilt_pending == pending == []
+    assert len(resumed) == 6  # the budget was spent: nothing trained again
+    assert {c.trial_id for c in resumed.candidates} == {c.trial_id for c in finished.candidates}
+
+
+@pytest.mark.parametrize("lost", ["search_gen_state-*.json", "experiment_state-*.json"])
+def test_resume_refuses_tunes_own_state_cut_short_naming_the_file_and_the_way_on(
+    finished, tmp_path, lost
+) -> None:
+    from raynas._resume import ResumeError
+
+    folder = _copy_of(finished, tmp_path)
+    (file,) = folder.glob(lost)
+    file.write_bytes(file.read_bytes()[:40])
+    before = sorted(p.name for p in folder.iterdir())
+    with pytest.raises(ResumeError, match=rf"{file.name} is unreadable \(40 bytes.*warm_start="):
+        raynas.resume(str(folder), verbose=0)
+    assert sorted(p.name for p in folder.iterdir()) == before  # nothing written
+
+
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [

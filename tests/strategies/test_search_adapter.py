@@ -137,6 +137,27 @@ def test_save_and_restore_resume_the_same_search(tmp_path):
     assert len(b.strategy.observations) == 7
 
 
+def test_adopted_trials_are_never_suggested_again_and_complete_like_suggested_ones():
+    # raynas.resume rebuilds a lost searcher state this way from the trials Tune restores
+    space = small_space()
+    s = Searcher("evolution", space=space, metric="score", mode="max", seed=0, population_size=4)
+    done, running = {"a": "x", "b": 2.0, "c": "p"}, {"a": "y", "b": 1, "c": "q"}
+    s.adopt("done", done)  # 2.0 as Tune may hand it back for Choice([1, 2, 3])
+    s.on_trial_complete("done", {"score": 1.0})
+    s.adopt("running", running)
+    assert [o.config for o in s.strategy.observations] == [space.validate(done)]
+    assert s.strategy.pending == [space.validate(running)]
+    suggested = []
+    while (cfg := s.suggest(f"t{len(suggested)}")) != Searcher.FINISHED:
+        suggested.append(space.key(cfg))
+    assert len(suggested) == 22 == len(set(suggested))  # 24 configs, less the two adopted
+    assert not {space.key(done), space.key(running)} & set(suggested)
+    s.on_trial_complete("running", {"score": 2.0})
+    assert s.strategy.best().config == space.validate(running)
+    with pytest.raises(StrategyError, match=r"`config` is not a config of the space"):
+        s.adopt("bad", {"a": "z", "b": 1, "c": "p"})
+
+
 def test_add_evaluated_point_normalizes_the_config():
     space = small_space()
     s = Searcher("random", space=space, metric="score", mode="max", seed=0)
