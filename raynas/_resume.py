@@ -1,15 +1,17 @@
-"""Check, and where it can be done, mend a stopped search's state files before Tune resumes it.
+"""A stopped search's state files, read before Tune resumes it, and the searcher's rebuilt.
 
 Tune's driver writes its state files into a staging folder and copies them into the experiment
-folder; a driver killed during that copy can leave one of them cut short. Tune then fails to
-restore, logs "Restarting experiment" and runs on with a half-restored search algorithm, which
-hangs (the concurrency limiter still counts the trials of the lost state as running). So
-:func:`check_state_files` reads each file first:
+folder without a rename, so a driver killed during that copy can leave one of them cut short.
+Tune then fails to restore, logs "Restarting experiment" and runs on with a half-restored search
+algorithm, which hangs (the concurrency limiter still counts the trials of the lost state as
+running). So:
 
-* the searcher's own state (``searcher-state-*.pkl``) is rebuilt from the trials Tune will restore:
-  finished ones are told to a new strategy with their last results, unfinished ones stay pending;
-* Tune's experiment state or the search generator's state cannot be rebuilt here: the error
-  names the file and says how to reuse what was measured (a new search with ``warm_start``).
+* the raynas searcher's own state (``searcher-state-*.pkl``) is made to agree with the trials of
+  Tune's experiment state (:func:`saved_trials`, by ``Searcher.restore``), and rebuilt from them
+  when it is cut short: finished trials are told with their last results, unfinished ones stay
+  pending, ones the experiment state lacks (they never ran) are dropped;
+* Tune's own state files cannot be rebuilt: :func:`check_state_files` reads them before Ray
+  starts and names the one cut short, with how to reuse what was measured (``warm_start``).
 """
 
 from __future__ import annotations
@@ -22,79 +24,125 @@ from typing import Any
 from raynas.search_spaces.errors import RaynasError
 
 EXPERIMENT_STATE = "experiment_state-*.json"
-SEARCH_GEN_STATE = "search_gen_state-*.json"
-SEARCHER_STATE = "searcher-state-*.pkl"
+#: Tune's own pickled state files (the search generator's, the variant generator's of a PBT
+#: search, the callbacks'): Tune restores nothing when one is unreadable
+TUNE_PICKLES = ("search_gen_state-*.json", "basic-variant-state-*.json", "callback-states-*.pkl")
 
 
 class ResumeError(RaynasError, RuntimeError):
     """A stopped search cannot be resumed from its folder."""
 
 
-def check_state_files(path: str, build_searcher: Callable[[], Any]) -> str | None:
-    """Make ``path``'s state files readable for ``Tuner.restore``, or raise :class:`ResumeError`.
+def check_state_files(path: str) -> str | None:
+    """Ready ``path``'s state files for ``Tuner.restore``; returns what was mended, if anything.
 
-    ``build_searcher`` makes the raynas :class:`~raynas.search.Searcher` the search started
-    with (its strategy fresh, its warm start told). Returns a line saying what was rebuilt, or
-    None when nothing needed it.
+    Raises :class:`ResumeError` if a Tune state file is unreadable. The search generator's count
+    of trials and its concurrency limiter's running trials are made to agree with the
+    experiment state: copied at different moments, the limiter could count as running a trial
+    the experiment state never had, which blocks a slot for good (a hang with one slot).
     """
-    experiment = _newest(path, EXPERIMENT_STATE)
+    experiment = newest(path, EXPERIMENT_STATE)
     if experiment is None:
         return None  # nothing to resume from: Tune says so itself
-    state = _read(experiment, _load_tune_json)
-    if isinstance(state, str):
-        raise ResumeError(_unreadable(path, experiment, state))
-    generator = _newest(path, SEARCH_GEN_STATE)
-    if generator is None:
-        return None  # a search without a search algorithm of its own (PBT)
-    problem = _read(generator, _load_pickle)
-    if isinstance(problem, str):
-        raise ResumeError(_unreadable(path, generator, problem))
-    searcher_file = _newest(path, SEARCHER_STATE)
-    if searcher_file is not None:
-        problem = _read(searcher_file, _load_pickle)
-        if not isinstance(problem, str):
-            return None
-    else:
-        problem = "missing"
-        session = os.path.basename(generator)[len("search_gen_state-") : -len(".json")]
-        searcher_file = os.path.join(path, f"searcher-state-{session}.pkl")
-    searcher = build_searcher()
-    told, live = _replay(searcher, state["trial_data"])
-    tmp = os.path.join(path, f".raynas-tmp-{os.path.basename(searcher_file)}")
-    searcher.save(tmp)
-    os.replace(tmp, searcher_file)
+    files = [(experiment, _load_tune_json)]
+    files += [(f, _load_pickle) for f in (newest(path, p) for p in TUNE_PICKLES) if f]
+    for file, load in files:
+        problem = read_state(file, load)[1]
+        if problem:
+            raise ResumeError(
+                f"cannot resume {path}: its state file {os.path.basename(file)} is {problem}. "
+                f"A driver killed while it copied its state into the folder leaves such a "
+                f"file; Tune cannot restore the search without it. The candidates already "
+                f"measured are intact: raynas.load_results({path!r}) reads them, and a new "
+                f"search with warm_start={path!r} (YAML: `warm_start: {path}`) continues from "
+                f"them without training them again."
+            )
+    return _sync_generator(path, saved_trials(path) or [])
+
+
+def _sync_generator(path: str, trials: list) -> str | None:
+    file = newest(path, TUNE_PICKLES[0])
+    if file is None:
+        return None
+    state = read_state(file, _load_pickle)[0]
+    if not isinstance(state, dict):
+        return None
+    limiter = state.get("name:ConcurrencyLimiter")
+    if not (isinstance(limiter, dict) and isinstance(state.get("counter"), int)):
+        return None  # not the layout raynas.search writes (Tune's own, Ray 2.x)
+    if limiter.get("batch") or not isinstance(limiter.get("live_trials"), set):
+        return None
+    running = {trial_id for trial_id, _, status, _ in trials if status == "running"}
+    lost = limiter["live_trials"] - running
+    missing = running - limiter["live_trials"]
+    if not lost and not missing and state["counter"] == len(trials):
+        return None
+    limiter["live_trials"] = running
+    limiter["num_unfinished_live_trials"] = len(running)
+    made, state["counter"] = state["counter"], len(trials)
+    import ray.cloudpickle as cloudpickle
+
+    tmp = os.path.join(path, f".raynas-tmp-{os.path.basename(file)}")
+    with open(tmp, "wb") as f:
+        cloudpickle.dump(state, f)
+    os.replace(tmp, file)
     return (
-        f"the searcher state {os.path.basename(searcher_file)} was {problem}; rebuilt it from "
-        f"the experiment's trials ({told} told, {live} still to finish)"
+        f"Tune's search state and experiment state were saved at different moments: the "
+        f"search had made {made} trials, the experiment state has {len(trials)}; "
+        f"{len(lost)} running trials it lacks are dropped and {len(missing)} it has are "
+        f"counted as running, so the budget is spent on trials Tune knows"
     )
 
 
-def _replay(searcher: Any, trial_data: list) -> tuple[int, int]:
-    """Tell ``searcher`` each trial Tune saved; returns (finished, unfinished) counts."""
+def saved_trials(folder: str) -> list[tuple[str, dict[str, Any], str, Any]] | None:
+    """The trials of the newest experiment state in ``folder`` as ``Searcher.sync_trials``
+    takes them, or None when there is none or it is unreadable."""
     from ray.tune.experiment import Trial
 
-    told = live = 0
-    for trial_json, run_metadata in trial_data:
+    file = newest(folder, EXPERIMENT_STATE)
+    state = None if file is None else read_state(file, _load_tune_json)[0]
+    if not isinstance(state, dict):
+        return None
+    out = []
+    for trial_json, run_metadata in state["trial_data"]:
         trial = Trial.from_json_state(trial_json, stub=True)
         trial.restore_run_metadata(run_metadata)
-        searcher.adopt(trial.trial_id, trial.config)
-        if trial.status == Trial.TERMINATED:
-            searcher.on_trial_complete(trial.trial_id, trial.last_result or None)
-            told += 1
-        elif trial.status == Trial.ERROR:
-            searcher.on_trial_complete(trial.trial_id, None, error=True)
-            told += 1
-        else:  # pending or paused: Tune runs it again, from its checkpoint
-            if trial.last_result:
-                searcher.on_trial_result(trial.trial_id, trial.last_result)
-            live += 1
-    return told, live
+        status = {Trial.TERMINATED: "done", Trial.ERROR: "error"}.get(trial.status, "running")
+        # what the searcher suggested (Tune's config also holds the param_space constants)
+        config = _unflatten(trial.evaluated_params) if trial.evaluated_params else trial.config
+        last = trial.last_result  # {"trial_id": ...} alone when the trial never reported
+        out.append((trial.trial_id, config, status, last if set(last) - {"trial_id"} else None))
+    return out
 
 
-def _newest(path: str, pattern: str) -> str | None:
+def _unflatten(flat: dict[str, Any]) -> dict[str, Any]:
+    """Undo Tune's ``flatten_dict`` of a suggested config (nested dict keys joined by "/")."""
+    out: dict[str, Any] = {}
+    for key, value in flat.items():
+        *parents, last = key.split("/")
+        node = out
+        for part in parents:
+            node = node.setdefault(part, {})
+        node[last] = value
+    return out
+
+
+def newest(path: str, pattern: str) -> str | None:
     """The file Tune restores from: the greatest name matching ``pattern``, as Tune picks it."""
     found = glob.glob(os.path.join(path, pattern))
     return max(found) if found else None
+
+
+def read_state(file: str, load: Callable[[Any], Any]) -> tuple[Any, str | None]:
+    """``(load(open file), None)``, or ``(None, why it could not be read)``."""
+    size = os.path.getsize(file)
+    if size == 0:
+        return None, "empty (0 bytes)"
+    try:
+        with open(file, "rb") as f:
+            return load(f), None
+    except Exception as e:  # noqa: BLE001 - a cut-short pickle fails in many ways
+        return None, f"unreadable ({size} bytes: {type(e).__name__}: {e})"
 
 
 def _load_tune_json(f: Any) -> Any:
@@ -107,26 +155,3 @@ def _load_pickle(f: Any) -> Any:
     import ray.cloudpickle as cloudpickle
 
     return cloudpickle.load(f)
-
-
-def _read(file: str, load: Callable[[Any], Any]) -> Any:
-    """``load`` applied to the open file, or a string saying why it could not be read."""
-    size = os.path.getsize(file)
-    if size == 0:
-        return "empty (0 bytes)"
-    try:
-        with open(file, "rb") as f:
-            return load(f)
-    except Exception as e:  # noqa: BLE001 - a cut-short pickle fails in many ways
-        return f"unreadable ({size} bytes: {type(e).__name__}: {e})"
-
-
-def _unreadable(path: str, file: str, problem: str) -> str:
-    return (
-        f"cannot resume {path}: its state file {os.path.basename(file)} is {problem}. A driver "
-        f"killed while it copied its state into the folder leaves such a file; Tune cannot "
-        f"restore the search without it. The candidates already measured are intact: "
-        f"raynas.load_results({path!r}) reads them, and a new search with "
-        f"warm_start={path!r} (YAML: `warm_start: {path}`) continues from them without "
-        f"training them again."
-    )

@@ -684,18 +684,6 @@ def _tell_warm_start(spec: SearchSpec, strategy: Any) -> None:
         json.dump([dataclasses.asdict(c) for c in kept], f, default=_plain_json)
 
 
-def _tell_kept_warm_start(spec: SearchSpec, strategy: Any) -> None:
-    """Tell the strategy the warm start as :func:`_tell_warm_start` measured it for this search."""
-    from raynas.results import Candidate
-
-    with open(os.path.join(spec.experiment_path, WARM_START_FILE)) as f:
-        kept = [Candidate(**c) for c in json.load(f)]
-    for prior, cand in zip(spec.warm_start, kept, strict=True):
-        # a failed hardware measurement leaves its metrics out: the strategy ranks it last
-        metrics = None if prior.metrics is None else cand.metrics
-        strategy.tell(prior.config, metrics, feasible=metrics is not None, fidelity=prior.fidelity)
-
-
 def _plain_json(value: Any) -> Any:
     """numpy scalars (and anything else odd) in a metric, for json."""
     item = getattr(value, "item", None)
@@ -715,12 +703,7 @@ def _with_warm_start(results: Any, spec: SearchSpec) -> Any:
     return results
 
 
-def _make_search_alg(spec: SearchSpec, scheduler: Any = None, *, rebuild: bool = False) -> Any:
-    """The search algorithm of ``spec``: a raynas ``Searcher`` under a ``ConcurrencyLimiter``.
-
-    ``rebuild``: for a resumed search whose searcher state was lost, the warm start is told as
-    this search measured it (from its folder) instead of being measured again.
-    """
+def _make_search_alg(spec: SearchSpec, scheduler: Any = None) -> Any:
     from ray.tune.search import ConcurrencyLimiter
 
     from raynas.search import Searcher
@@ -736,7 +719,7 @@ def _make_search_alg(spec: SearchSpec, scheduler: Any = None, *, rebuild: bool =
             **spec.strategy_kwargs,
         )
     if spec.warm_start:
-        (_tell_kept_warm_start if rebuild else _tell_warm_start)(spec, strategy)
+        _tell_warm_start(spec, strategy)
     if spec.points_to_evaluate:
         strategy.enqueue(spec.points_to_evaluate, field="points_to_evaluate")
     # an early-stopping scheduler's budget: stopped trials are told with the fidelity they reached
@@ -744,28 +727,11 @@ def _make_search_alg(spec: SearchSpec, scheduler: Any = None, *, rebuild: bool =
     return ConcurrencyLimiter(searcher, max_concurrent=spec.max_concurrent)
 
 
-def _make_scheduler(spec: SearchSpec) -> Any:
-    from raynas._registry import make_scheduler
-
-    return make_scheduler(
-        spec.scheduler,
-        objectives=spec.objectives,
-        max_epochs=spec.max_epochs,
-        space=spec.space,
-        seed=spec.seed,
-        kwargs=spec.scheduler_kwargs,
-    )
-
-
-def _rebuilt_searcher(spec: SearchSpec) -> Any:
-    """The raynas ``Searcher`` as ``spec``'s search started it (see ``check_state_files``)."""
-    return _make_search_alg(spec, _make_scheduler(spec), rebuild=True).searcher
-
-
 def _tuner(spec: SearchSpec, restore: bool) -> Any:
     import cloudpickle
     from ray import tune
 
+    from raynas._registry import make_scheduler
     from raynas.progress import make_reporter
 
     trainable = _make_trainable(spec)
@@ -777,7 +743,14 @@ def _tuner(spec: SearchSpec, restore: bool) -> Any:
     os.makedirs(spec.experiment_path, exist_ok=True)
     with open(os.path.join(spec.experiment_path, SPEC_FILE), "wb") as f:
         cloudpickle.dump(spec, f)
-    scheduler = _make_scheduler(spec)
+    scheduler = make_scheduler(
+        spec.scheduler,
+        objectives=spec.objectives,
+        max_epochs=spec.max_epochs,
+        space=spec.space,
+        seed=spec.seed,
+        kwargs=spec.scheduler_kwargs,
+    )
     from ray.tune.schedulers import PopulationBasedTraining
 
     if isinstance(scheduler, PopulationBasedTraining):
@@ -819,10 +792,10 @@ def _fit(spec: SearchSpec, restore: bool) -> Any:
     os.environ.setdefault("TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S", "0")
     # results are read back from each trial's result.json (report, export, resume)
     os.environ["TUNE_DISABLE_AUTO_CALLBACK_LOGGERS"] = "0"
-    if restore:  # before Ray starts: a state file cut short by a killed driver fails here
-        mended = check_state_files(spec.experiment_path, lambda: _rebuilt_searcher(spec))
-        if mended:  # said whatever the verbosity: the search goes on from a rebuilt state
-            logging.getLogger(__name__).warning("[raynas] %s", mended)
+    if restore:  # before Ray starts: a Tune state file cut short by a killed driver fails here
+        mended = check_state_files(spec.experiment_path)
+        if mended:  # said whatever the verbosity: the search goes on from mended state
+            logging.getLogger(__name__).warning("raynas: %s.", mended)
     ensure_ray(spec.verbose, spec.hardware)
     tuner = _tuner(spec, restore)
     t0 = time.time()
@@ -907,9 +880,10 @@ def load_spec(path: str) -> SearchSpec:
 def resume(path: str, *, verbose: int | None = None) -> Any:
     """Continue a stopped search until its budget is spent; returns its results.
 
-    A searcher state file left empty or cut short by a killed driver is rebuilt from the trials
-    (a warning says so); Tune's own state files cut short raise
-    :class:`raynas._resume.ResumeError` naming the file, before Ray starts.
+    A driver killed while it copied its state files can leave them out of step or cut short.
+    They are made to agree with Tune's list of trials, and a searcher state cut short is rebuilt
+    from it (``Searcher.restore``), with a warning; a Tune state file cut short raises
+    :class:`raynas._resume.ResumeError` naming it, before Ray starts.
     """
     spec = load_spec(path)
     if verbose is not None:

@@ -14,6 +14,9 @@ re-exported here; importing this module imports Ray but not torch.
 from __future__ import annotations
 
 import copy
+import glob
+import logging
+import os
 import pickle
 import sys as _sys
 import types as _types
@@ -26,6 +29,7 @@ from ray.tune.search import Searcher as _TuneSearcher
 from raynas.objectives import Objective, as_objectives
 from raynas.schedulers._fidelity import budget_of, reached_fidelity
 from raynas.search_spaces import SearchSpace
+from raynas.search_spaces.errors import RaynasError
 from raynas.strategies import STRATEGIES, get_strategy, strategy_class
 from raynas.strategies.base import (
     ObjectiveSpec,
@@ -38,6 +42,9 @@ from raynas.strategies.base import (
 __all__ = ["STRATEGIES", "Searcher", "get_strategy", "strategy_class"]
 
 _SAVE_VERSION = 1
+_log = logging.getLogger(__name__)
+#: A trial as Tune saved it: ``(trial_id, config, "done" | "error" | "running", last result)``
+SavedTrial = tuple[str, dict[str, Any], str, Mapping[str, Any] | None]
 
 
 class Searcher(_TuneSearcher):
@@ -267,7 +274,7 @@ class Searcher(_TuneSearcher):
         """Take trial ``trial_id`` of ``config`` as one this searcher suggested.
 
         A resumed search whose saved searcher state is unreadable rebuilds it from the trials
-        Tune restores (:func:`raynas.resume`): a finished trial is adopted and then completed
+        Tune restores (:meth:`restore`): a finished trial is adopted and then completed
         (:meth:`on_trial_complete`), an unfinished one stays live until Tune completes it.
         """
         self._strategy.mark_pending(config)
@@ -334,8 +341,92 @@ class Searcher(_TuneSearcher):
             pickle.dump(self.get_state(), f)
 
     def restore(self, checkpoint_path: str) -> None:
-        with open(checkpoint_path, "rb") as f:
-            self.set_state(pickle.load(f))
+        """Load a :meth:`save`, then agree with the trials Tune restores (:meth:`sync_trials`).
+
+        Tune copies its driver's state files into the experiment folder without a rename, so a
+        driver killed during the copy can leave this file cut short, or older or newer than
+        Tune's experiment state. A file cut short is rebuilt: the trials of Tune's experiment
+        state (synced down into the same folder) are replayed onto this searcher, which
+        ``Tuner.restore`` unpickles as it was when the search started. Tune would otherwise
+        restart the experiment with a half-restored search, and hang.
+        """
+        from raynas._resume import read_state, saved_trials
+
+        state, problem = read_state(checkpoint_path, pickle.load)
+        folder = os.path.dirname(checkpoint_path)
+        if problem is None:
+            self.set_state(state)
+            trials = saved_trials(folder)
+            if trials is not None:
+                self._synced(trials, None)
+            return
+        name = os.path.basename(checkpoint_path)
+        self._rebuild(folder, f"the searcher state {name} is {problem}")
+
+    def restore_from_dir(self, checkpoint_dir: str) -> None:
+        """Tune's restore; a missing state file is rebuilt like one cut short (:meth:`restore`)."""
+        if glob.glob(os.path.join(checkpoint_dir, self.CKPT_FILE_TMPL.format("*"))):
+            super().restore_from_dir(checkpoint_dir)
+        else:
+            self._rebuild(checkpoint_dir, "the experiment has no searcher state")
+
+    def _rebuild(self, folder: str, problem: str) -> None:
+        from raynas._resume import ResumeError, saved_trials
+
+        trials = saved_trials(folder)
+        if trials is None:
+            raise ResumeError(f"{problem}, and there is no readable experiment state to rebuild it")
+        self._synced(
+            trials, f"{problem}; rebuilt the searcher's state from Tune's experiment state"
+        )
+
+    def _synced(self, trials: list[SavedTrial], problem: str | None) -> None:
+        counts = self.sync_trials(trials)
+        if problem is None and not any(counts.values()):
+            return
+        _log.warning(
+            "raynas: %s (%d trials told, %d left to finish, %d dropped that Tune never ran).",
+            problem or "the searcher state disagreed with Tune's experiment state; synced it",
+            counts["told"],
+            counts["adopted"],
+            counts["dropped"],
+        )
+
+    def sync_trials(self, trials: Sequence[SavedTrial]) -> dict[str, int]:
+        """Make the searcher agree with ``trials``, the trials Tune restores.
+
+        ``trials`` are ``(trial_id, config, status, last_result)`` with status ``"done"``,
+        ``"error"`` or ``"running"`` (pending or paused: Tune runs it again). A trial the
+        searcher does not know is adopted (and told, if it finished); a live one that finished
+        meanwhile is told; a live one missing from ``trials`` never ran and is dropped, so its
+        config may be proposed again. Returns how many were told, adopted and dropped.
+        """
+        counts = {"told": 0, "adopted": 0, "dropped": 0}
+        ids = set()
+        for trial_id, config, status, last in trials:
+            ids.add(trial_id)
+            if trial_id not in self._live:
+                try:
+                    key = self._strategy.space.key(self._strategy.space.validate(config))
+                except RaynasError:
+                    continue  # not a config of this searcher's space: not one of its trials
+                if not self._strategy.is_new(key):
+                    continue  # told already (or proposed for another trial)
+                self.adopt(trial_id, config)
+                counts["adopted" if status == "running" else "told"] += 1
+            elif status != "running":
+                counts["told"] += 1
+            if status == "done":
+                self.on_trial_complete(trial_id, dict(last) if last else None)
+            elif status == "error":
+                self.on_trial_complete(trial_id, None, error=True)
+            elif last:
+                self.on_trial_result(trial_id, dict(last))
+        for trial_id in [t for t in self._live if t not in ids]:
+            self._strategy.release(self._live.pop(trial_id))
+            self._last.pop(trial_id, None)
+            counts["dropped"] += 1
+        return counts
 
 
 def _resolve_budget(budget: Any) -> tuple[str, float] | None:

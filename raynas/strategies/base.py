@@ -302,6 +302,13 @@ class Strategy(ABC):
         if key not in self._index:
             self._pending[key] = canonical
 
+    def release(self, config: Mapping[str, Any]) -> None:
+        """Forget a pending ``config`` whose result will never come: it may be proposed again.
+
+        For a trial a resumed search lost (Tune's saved trial list never had it): it never ran.
+        """
+        self._pending.pop(self._space.key(validate_config(self._space, config, "config")), None)
+
     def tell(
         self,
         config: Mapping[str, Any],

@@ -158,6 +158,35 @@ def test_adopted_trials_are_never_suggested_again_and_complete_like_suggested_on
         s.adopt("bad", {"a": "z", "b": 1, "c": "p"})
 
 
+def test_sync_trials_agrees_with_the_trials_tune_restores():
+    # Tune's state files copied at different moments: the searcher's is older for some trials
+    # and newer for others than Tune's list of trials
+    space = small_space()
+    s = Searcher("evolution", space=space, metric="score", mode="max", seed=0, population_size=4)
+    told, ended, lost = (s.suggest(t) for t in ("told", "ended", "lost"))
+    s.on_trial_complete("told", {"score": 1.0})
+    unknown = {"a": "y", "b": 3, "c": "r"}
+    unknown_running = {"a": "x", "b": 3, "c": "r"}
+    assert space.key(unknown) not in {space.key(c) for c in (told, ended, lost)}
+    counts = s.sync_trials(
+        [
+            ("told", {**told, "marks": "/tmp"}, "done", {"score": 1.0}),  # known: nothing to do
+            ("ended", ended, "done", {"score": 3.0}),  # finished after the searcher's save
+            ("new", unknown, "error", None),  # made after the searcher's save, then failed
+            ("later", unknown_running, "running", {"score": 0.5}),
+            ("alien", {"a": "q"}, "done", {"score": 9.0}),  # not of this space: skipped
+        ]
+    )
+    assert counts == {"told": 2, "adopted": 1, "dropped": 1}
+    observed = {o.key: o.ok for o in s.strategy.observations}
+    assert observed == {space.key(told): True, space.key(ended): True, space.key(unknown): False}
+    # "lost" never ran (Tune's list lacks it): its config may come again; "later" may not
+    assert s.strategy.pending == [space.validate(unknown_running)]
+    again = s.sync_trials([])
+    assert again == {"told": 0, "adopted": 0, "dropped": 1}  # "later" is gone from the list
+    assert s.strategy.is_new(space.key(lost)) and s.strategy.pending == []
+
+
 def test_add_evaluated_point_normalizes_the_config():
     space = small_space()
     s = Searcher("random", space=space, metric="score", mode="max", seed=0)
