@@ -18,7 +18,7 @@ import numpy as np
 
 from ._domains import Boolean, Choice, Domain, Fixed, Float, Int, _same
 from ._structure import SearchSpace, When
-from .errors import SpaceDefinitionError
+from .errors import InvalidConfigError, SpaceDefinitionError
 
 
 class HyperParameters:
@@ -70,7 +70,8 @@ class HyperParameters:
             and max_value >= min_value
         ):
             max_value = min_value + (max_value - min_value) // step * step
-        domain = Int(min_value, max_value, step=step, log=_log(sampling, name))
+        log = _log(sampling, name)
+        domain = _domain(name, lambda: Int(min_value, max_value, step=step, log=log))
         return self._register(name, domain, default, parent_name, parent_values)
 
     def Float(  # noqa: N802
@@ -85,7 +86,8 @@ class HyperParameters:
         parent_values: Sequence[Any] | None = None,
     ) -> float:
         """A real number in ``[min_value, max_value]``."""
-        domain = Float(min_value, max_value, step=step, log=_log(sampling, name))
+        log = _log(sampling, name)
+        domain = _domain(name, lambda: Float(min_value, max_value, step=step, log=log))
         return self._register(name, domain, default, parent_name, parent_values)
 
     def Choice(  # noqa: N802
@@ -98,9 +100,8 @@ class HyperParameters:
         parent_values: Sequence[Any] | None = None,
     ) -> Any:
         """One of ``values``."""
-        return self._register(
-            name, Choice(values, ordered=ordered), default, parent_name, parent_values
-        )
+        domain = _domain(name, lambda: Choice(values, ordered=ordered))
+        return self._register(name, domain, default, parent_name, parent_values)
 
     def Boolean(  # noqa: N802
         self,
@@ -167,7 +168,10 @@ class HyperParameters:
         elif self._scopes:
             self.explicit[name] = self._scopes[-1]
         if default is not None:
-            domain.normalize(default, name)
+            try:
+                domain.normalize(default, name)
+            except InvalidConfigError as e:
+                raise SpaceDefinitionError(f"`default` of {e}") from e
         self.domains[name] = domain
         self.order.append(name)
         if name in self._force:
@@ -184,6 +188,14 @@ class HyperParameters:
             )
         self.values[name] = value
         return value
+
+
+def _domain(name: Any, make: Callable[[], Domain]) -> Domain:
+    """``make()``, its definition error naming the hyperparameter ``name``."""
+    try:
+        return make()
+    except SpaceDefinitionError as e:
+        raise SpaceDefinitionError(f"hyperparameter `{name}`: {e}") from e
 
 
 def _log(sampling: str, name: str) -> bool:
@@ -226,6 +238,10 @@ class DefineByRunSpace(SearchSpace):
     ) -> None:
         if not callable(build_model):
             raise SpaceDefinitionError(f"`build_model` must be callable, but got {build_model!r}.")
+        if isinstance(explore_runs, bool) or not isinstance(explore_runs, int) or explore_runs < 1:
+            raise SpaceDefinitionError(
+                f"`explore_runs` of DefineByRunSpace must be an int >= 1, but got {explore_runs!r}."
+            )
         self.build_model = build_model
         runs = _explore(build_model, explore_runs, np.random.default_rng(seed))
         super().__init__(_infer_fields(runs))
@@ -247,7 +263,7 @@ def _explore(
     def run(force: Mapping[str, Any] | None = None) -> None:
         hp = HyperParameters(rng=rng, force=force)
         try:
-            build_model(hp)
+            model = build_model(hp)
         except SpaceDefinitionError:
             raise
         except Exception as e:  # a model that fails to build still told us its parameters
@@ -255,6 +271,13 @@ def _explore(
                 raise SpaceDefinitionError(
                     f"build_model failed before asking for any hyperparameter: {e!r}"
                 ) from e
+        else:
+            if not callable(getattr(model, "forward", None)):
+                raise SpaceDefinitionError(
+                    f"build_model must return a torch.nn.Module, but it returned "
+                    f"{type(model).__name__}: {model!r:.80}"
+                    + (" (is `return model` missing?)" if model is None else "")
+                )
         runs.append(hp)
 
     run()

@@ -123,9 +123,44 @@ def test_errors() -> None:
         if np.random.default_rng().random() < 0.5:  # condition raynas cannot see
             hp.Int("maybe", 1, 3)
         hp.Int("always", 1, 3)
+        return nn.Identity()
 
     with pytest.raises(SpaceDefinitionError, match=r"`maybe` is asked for in only some runs"):
         DefineByRunSpace(opaque)
+
+
+@pytest.mark.parametrize(
+    ("define", "message"),
+    [
+        (lambda hp: hp.Int("units", 64, 32), r"hyperparameter `units`: `low` must be less"),
+        (lambda hp: hp.Int("units", 32, 64, step=0), r"hyperparameter `units`: `step` of Int"),
+        (lambda hp: hp.Float("lr", 0.0, 0.1, sampling="log"), r"hyperparameter `lr`: `low` must"),
+        (lambda hp: hp.Choice("act", []), r"hyperparameter `act`: `values` of a Choice must not"),
+        (lambda hp: hp.Int("units", 1, 5, default=9), r"`default` of `units` must be an integer"),
+        (lambda hp: hp.Choice("act", ["relu"], default="gelu"), r"`default` of `act` must be one"),
+    ],
+)
+def test_a_bad_hyperparameter_is_named_in_its_error(define, message) -> None:
+    def build(hp):
+        define(hp)
+        return nn.Identity()
+
+    with pytest.raises(SpaceDefinitionError, match=message):
+        DefineByRunSpace(build)
+
+
+def test_build_model_must_return_a_module() -> None:
+    def forgot_return(hp):
+        nn.Linear(8, hp.Int("units", 1, 4))
+
+    with pytest.raises(
+        SpaceDefinitionError,
+        match=r"build_model must return a torch.nn.Module, but it returned NoneType: None "
+        r"\(is `return model` missing\?\)",
+    ):
+        DefineByRunSpace(forgot_return)
+    with pytest.raises(SpaceDefinitionError, match=r"`explore_runs` of DefineByRunSpace must be"):
+        DefineByRunSpace(build_model, explore_runs=0)
 
 
 def test_validate_error_names_the_parameter(space: DefineByRunSpace) -> None:
