@@ -292,10 +292,9 @@ class Strategy(ABC):
     def mark_pending(self, config: Mapping[str, Any]) -> None:
         """Record ``config`` as proposed and awaiting its result, as if :meth:`ask` returned it.
 
-        For a config an earlier copy of this search handed out before its saved state was lost
-        (:func:`raynas.resume` rebuilds a searcher whose state file is unreadable): it is not
-        proposed again, and its :meth:`tell` is awaited like any other. A config already told
-        is left as it is.
+        For a config that an earlier copy of this search handed out, but that its saved state
+        lacks (``raynas.search.Searcher.sync_trials`` on a resume): it is not proposed again,
+        and its :meth:`tell` is awaited like any other. A config already told is left as it is.
         """
         canonical = validate_config(self._space, config, "config")
         key = self._space.key(canonical)
