@@ -19,9 +19,12 @@ from __future__ import annotations
 import glob
 import os
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from raynas.search_spaces.errors import RaynasError
+
+if TYPE_CHECKING:
+    from raynas.search import SavedTrial
 
 EXPERIMENT_STATE = "experiment_state-*.json"
 #: Tune's own pickled state files (the search generator's, the variant generator's of a PBT
@@ -60,7 +63,7 @@ def check_state_files(path: str) -> str | None:
     return _sync_generator(path, saved_trials(path) or [])
 
 
-def _sync_generator(path: str, trials: list) -> str | None:
+def _sync_generator(path: str, trials: list[SavedTrial]) -> str | None:
     file = newest(path, TUNE_PICKLES[0])
     if file is None:
         return None
@@ -94,7 +97,7 @@ def _sync_generator(path: str, trials: list) -> str | None:
     )
 
 
-def saved_trials(folder: str) -> list[tuple[str, dict[str, Any], str, Any]] | None:
+def saved_trials(folder: str) -> list[SavedTrial] | None:
     """The trials of the newest experiment state in ``folder`` as ``Searcher.sync_trials``
     takes them, or None when there is none or it is unreadable."""
     from ray.tune.experiment import Trial
@@ -103,7 +106,7 @@ def saved_trials(folder: str) -> list[tuple[str, dict[str, Any], str, Any]] | No
     state = None if file is None else read_state(file, _load_tune_json)[0]
     if not isinstance(state, dict):
         return None
-    out = []
+    out: list[SavedTrial] = []
     for trial_json, run_metadata in state["trial_data"]:
         trial = Trial.from_json_state(trial_json, stub=True)
         trial.restore_run_metadata(run_metadata)
