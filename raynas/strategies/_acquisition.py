@@ -120,6 +120,39 @@ def multi_objective_scores(
     return np.where(hvi > 0, hvi, -depth)
 
 
+def nondominated_probability(
+    mean: np.ndarray,
+    std: np.ndarray,
+    front: np.ndarray,
+    rng: np.random.Generator,
+    samples: int = 256,
+) -> np.ndarray:
+    """Probability that each candidate is dominated by no point of ``front`` (losses minimized).
+
+    Each candidate's losses are independent normals ``N(mean, std**2)``. Exact for two
+    objectives (a sum over the front's staircase), a Monte Carlo estimate with ``samples``
+    draws for more. A candidate can only lie on the true Pareto front if no observed point
+    dominates it, so ranking by this probability aims every query at the front's cells.
+    """
+    mean = np.asarray(mean, dtype=float)
+    std = np.maximum(np.asarray(std, dtype=float), 1e-12)
+    if len(front) == 0:
+        return np.ones(len(mean))
+    if mean.shape[1] == 2:
+        f = front[np.argsort(front[:, 1])]  # by the second loss, ascending
+        best_first = np.minimum.accumulate(f[:, 0])  # best first loss among those at or below
+        edges = np.concatenate([f[:, 1], [np.inf]])
+        p_second = _cdf((edges[None, :] - mean[:, [1]]) / std[:, [1]])
+        within = p_second[:, 1:] - p_second[:, :-1]  # second loss in [edge_k, edge_k+1)
+        p_dominated_first = 1.0 - _cdf((best_first[None, :] - mean[:, [0]]) / std[:, [0]])
+        return np.clip(1.0 - np.sum(within * p_dominated_first, axis=1), 0.0, 1.0)
+    draws = mean[None] + std[None] * rng.standard_normal((samples, *mean.shape))
+    dominated = np.zeros((samples, len(mean)), dtype=bool)
+    for point in front:
+        dominated |= np.all(draws >= point, axis=2)
+    return 1.0 - dominated.mean(axis=0)
+
+
 def chebyshev_scores(
     mean: np.ndarray,
     std: np.ndarray,

@@ -16,6 +16,7 @@ from raynas.strategies._acquisition import (
     ACQUISITIONS,
     chebyshev_scores,
     multi_objective_scores,
+    nondominated_probability,
     single_objective_scores,
 )
 from raynas.strategies.base import (
@@ -28,6 +29,8 @@ from raynas.strategies.base import (
 
 #: Built-in regressors: name -> factory(seed) of a scikit-learn regressor.
 REGRESSORS = ("ridge", "ridge2", "trees", "gbt", "mlp")
+#: Acquisitions with several objectives.
+MULTI_OBJECTIVE = ("hvi", "parego", "pnd")
 
 
 def _make_regressor(name: str, seed: int) -> Any:
@@ -85,13 +88,18 @@ class PredictorGuided(Strategy):
     keeps them raw), so the models spend their capacity on ranking the good configs rather
     than on how bad the broken ones are.
 
-    With several objectives the ensemble predicts each of them and the acquisition is the
-    predicted hypervolume improvement over the observed Pareto front (``multi_objective=
-    "hvi"``; losses scaled to the observed ranges) or a random Chebyshev scalarization per ask
-    (``"parego"``). Constrained objectives are predicted too, and candidates predicted to break
-    a constraint rank after those predicted to keep it. Results without a finite loss
-    (infeasible, errored, NaN) are left out of the regression. With several objectives the
-    loss targets are not clipped: the front spans every value of each.
+    With several objectives the ensemble predicts each of them and the acquisition is one of
+    ``multi_objective``: ``"hvi"``, the predicted hypervolume improvement over the observed
+    Pareto front (losses scaled to the observed ranges); ``"parego"``, a random Chebyshev
+    scalarization per ask; ``"pnd"``, the probability that no observed config dominates the
+    candidate, with each prediction spread by the ensemble's disagreement and the models'
+    residual. ``"pnd"`` aims every query at configs likely to lie on the true front, which pays
+    when the surrogate is good (a predictor trained beforehand, say); with models fitted on the
+    search's own few hundred results it has not beaten ``"hvi"`` (``benchmarks/mo_ceiling.py``
+    measures both). Constrained objectives are predicted too, and candidates
+    predicted to break a constraint rank after those predicted to keep it. Results without a
+    finite loss (infeasible, errored, NaN) are left out of the regression. With several
+    objectives the loss targets are not clipped: the front spans every value of each.
 
     Configs of one function class (equal ``space.function_key``, e.g. isomorphic NAS-Bench-201
     cells in a space that keys them apart for their hardware cost) share what they share: an
@@ -115,7 +123,7 @@ class PredictorGuided(Strategy):
         mutations_per_parent: mutations drawn from each parent.
         num_random: random configs in the pool.
         clip_quantile: quantile at which loss targets are clipped, or None.
-        multi_objective: ``"hvi"`` or ``"parego"`` (with several objectives).
+        multi_objective: ``"hvi"``, ``"parego"`` or ``"pnd"`` (with several objectives).
         refit_every: refit after this many new results; ``None`` refits after every result
             while fewer than 100 were told, then after every ``n // 50``. When the models are
             refitted only every 10 or more results (from 500 results on by default), each kind
@@ -184,9 +192,10 @@ class PredictorGuided(Strategy):
             raise StrategyError(
                 f"`acquisition` must be one of {list(ACQUISITIONS)}, but got {acquisition!r}."
             )
-        if multi_objective not in ("hvi", "parego"):
+        if multi_objective not in MULTI_OBJECTIVE:
             raise StrategyError(
-                f"`multi_objective` must be one of ['hvi', 'parego'], but got {multi_objective!r}."
+                f"`multi_objective` must be one of {list(MULTI_OBJECTIVE)}, but got "
+                f"{multi_objective!r}."
             )
         checked: tuple[tuple[str, Any], ...] = (
             ("local_rate", 0.0 if local_rate is None else local_rate),
@@ -257,6 +266,7 @@ class PredictorGuided(Strategy):
         # "local"/"pool" -> (stamp, candidates worst first): ranked once per fit in long searches
         self._queues: dict[str, tuple[tuple[Any, ...], list[tuple[str, dict[str, Any]]]]] = {}
         self._shared: dict[int, float] = {}  # objective -> within-class variance, if shared
+        self._residual: np.ndarray | None = None  # per modelled objective, at the last fit
 
     def _observe(self, obs: Observation, index: int, replaced: bool) -> None:
         if replaced:
@@ -378,6 +388,13 @@ class PredictorGuided(Strategy):
             models.append(members)
         self._models = models
         self._fitted_on, self._fit_seed = n, seed
+        mean, _ = self._predict(np.asarray(self._features[:n]))
+        self._residual = np.zeros(len(self._modelled()))  # root mean square, per objective
+        for col, j in enumerate(self._modelled()):
+            y = np.array([o.losses[j] for o in obs], dtype=float)
+            keep = np.isfinite(y)
+            if keep.any():
+                self._residual[col] = math.sqrt(float(np.mean((y[keep] - mean[keep, col]) ** 2)))
         self._shared = self._shared_objectives(n)
 
     def _shared_objectives(self, n: int) -> dict[int, float]:
@@ -389,7 +406,7 @@ class PredictorGuided(Strategy):
         of any class nothing is shared.
         """
         shared: dict[int, float] = {}
-        mean, _ = self._predict(np.asarray(self._features[:n]))
+        assert self._residual is not None
         for col, j in enumerate(self._modelled()):
             ss, dof = 0.0, 0
             for members in self._classes.values():
@@ -398,12 +415,7 @@ class PredictorGuided(Strategy):
                 if len(y) >= 2:
                     ss += float(((y - y.mean()) ** 2).sum())
                     dof += len(y) - 1
-            if not dof:
-                continue
-            y = np.array([o.losses[j] for o in self._observations[:n]], dtype=float)
-            keep = np.isfinite(y)
-            resid = float(np.mean((y[keep] - mean[keep, col]) ** 2)) if keep.any() else 0.0
-            if ss / dof < resid:
+            if dof and ss / dof < self._residual[col] ** 2:
                 shared[j] = ss / dof
         return shared
 
@@ -572,6 +584,10 @@ class PredictorGuided(Strategy):
         """Acquisition scores of candidates (a local step ranks by the predicted mean)."""
         x = np.array([self._encode(k, c) for k, c in candidates])
         mean, std = self._predict(x)
+        if self.multi_objective_wanted and self.multi_objective_acquisition == "pnd":
+            # the spread of an outcome, not only of the fit: the models' residual joins in
+            assert self._residual is not None
+            std = np.sqrt(std**2 + self._residual**2)
         self._share(candidates, mean, std)
         return self._scores(mean, std, greedy=greedy and not self.multi_objective_wanted)
 
@@ -641,6 +657,8 @@ class PredictorGuided(Strategy):
             if front_obs
             else np.zeros((0, len(cols)))
         )
+        if self.multi_objective_acquisition == "pnd":
+            return nondominated_probability(m, s, front, self._rng) + penalty
         ref_point = np.full(len(cols), 1.1)
         return multi_objective_scores(m, s, front, ref_point, kind, self.beta, self._rng) + penalty
 

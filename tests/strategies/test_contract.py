@@ -85,3 +85,12 @@ class TestPredictorGuidedParEGO(StrategyContract):
             multi_objective="parego",
             acquisition="ucb",
         )
+
+
+class TestPredictorGuidedNonDominated(StrategyContract):
+    multi_objective = True
+
+    def make_strategy(self, space, *, seed, objectives):
+        return PredictorGuided(
+            space, objectives=objectives, seed=seed, multi_objective="pnd", **SMALL_PREDICTOR
+        )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from raynas.search_spaces import Choice, SearchSpace
 from raynas.strategies import PredictorGuided
@@ -105,3 +106,77 @@ def test_long_searches_rank_once_per_fit_and_keep_the_state_round_trip():
         twin.tell(b, m)
     assert len({o.key for o in s.observations}) == len(s.observations)  # no repeats
     assert s._fitted_on > fits or len(s.observations) - fits < 10
+
+
+def test_nondominated_probability_two_objectives_matches_sampling():
+    from raynas.strategies._acquisition import nondominated_probability
+
+    rng = np.random.default_rng(0)
+    front = np.array([[0.1, 0.9], [0.4, 0.5], [0.8, 0.2]])
+    mean = rng.uniform(0, 1, size=(6, 2))
+    std = rng.uniform(0.05, 0.3, size=(6, 2))
+    exact = nondominated_probability(mean, std, front, rng)
+    draws = mean + std * rng.standard_normal((200_000, 6, 2))
+    dominated = np.zeros((200_000, 6), dtype=bool)
+    for point in front:
+        dominated |= np.all(draws >= point, axis=2)
+    np.testing.assert_allclose(exact, 1 - dominated.mean(axis=0), atol=0.005)
+    # three objectives take the Monte Carlo path; a third loss always behind the front leaves
+    # the figure unchanged (within the sampling error)
+    mean3, std3 = np.c_[mean, np.full(6, 0.5)], np.c_[std, np.full(6, 1e-9)]
+    front3 = np.c_[front, np.zeros(3)]
+    mc = nondominated_probability(mean3, std3, front3, rng, samples=20_000)
+    np.testing.assert_allclose(mc, exact, atol=0.03)
+
+
+def test_nondominated_probability_limits():
+    from raynas.strategies._acquisition import nondominated_probability
+
+    rng = np.random.default_rng(0)
+    front = np.array([[0.5, 0.5]])
+    # certain predictions: dominated (behind the front), not (ahead of it in one objective)
+    p = nondominated_probability(
+        np.array([[0.6, 0.6], [0.4, 0.9], [0.9, 0.4]]), np.full((3, 2), 1e-9), front, rng
+    )
+    np.testing.assert_allclose(p, [0.0, 1.0, 1.0], atol=1e-9)
+    # on the front's corner with equal spread: dominated only when both losses fall behind
+    p = nondominated_probability(np.array([[0.5, 0.5]]), np.full((1, 2), 0.1), front, rng)
+    np.testing.assert_allclose(p, [0.75], atol=1e-9)
+    assert nondominated_probability(np.zeros((2, 2)), np.ones((2, 2)), np.zeros((0, 2)), rng)[
+        0
+    ] == pytest.approx(1.0)
+
+
+def test_pnd_ranks_a_likely_front_member_over_a_likely_dominated_one():
+    space, rng = DeadSpace(), np.random.default_rng(5)
+    s = PredictorGuided(
+        space,
+        objectives=["acc:max", "latency:min"],
+        seed=0,
+        num_initial=8,
+        multi_objective="pnd",
+    )
+    for _ in range(20):
+        c = s.ask()
+        s.tell(c, metrics(c, rng))
+    s._fit(len(s.observations), 0)
+    assert s._residual is not None and s._residual.shape == (2,)
+    unseen = [
+        (space.key(c), c)
+        for w in range(8)
+        for d in range(6)
+        if s.is_new(space.key(c := {"width": w, "dead": d}))
+    ]
+    scores = s._rank(unseen, greedy=False)
+    assert np.all((scores >= 0) & (scores <= 1))
+    best = unseen[int(np.argmax(scores))][1]
+    worst = unseen[int(np.argmin(scores))][1]
+    # dead operations only cost latency: the likeliest front member has fewer of them
+    assert best["dead"] < worst["dead"] or best["width"] > worst["width"]
+
+
+def test_unknown_multi_objective_acquisition_is_refused():
+    with pytest.raises(
+        ValueError, match=r"`multi_objective` must be one of \['hvi', 'parego', 'pnd'\]"
+    ):
+        PredictorGuided(DeadSpace(), multi_objective="ehvi")
