@@ -2,10 +2,10 @@
 
 The multi-objective target of `search_efficiency.py` (front recall at 300 queries) depends on how
 well a surrogate knows the cells next to the front. This script separates the search scheme from
-the surrogate: it runs one fixed scheme, a Pareto local search (every query is the unseen
-one-edge neighbour of the observed front with the largest predicted hypervolume improvement,
-after 10 random cells), with surrogates of increasing knowledge, and prints front recall and
-hypervolume ratio (the figures of `search_efficiency.py --parts mo`) for each:
+the surrogate: it runs one fixed scheme, a Pareto local search (after 10 random cells, every query
+is the unseen one-edge neighbour of the observed front with the best acquisition), with surrogates
+of increasing knowledge, and prints front recall and hypervolume ratio (the figures of
+`search_efficiency.py --parts mo`) for each:
 
 * ``online ridge``: ridge regressions on the queried cells only, refitted every query, accuracy
   clipped at the queried cells' median (what a search can know);
@@ -14,7 +14,12 @@ hypervolume ratio (the figures of `search_efficiency.py --parts mo`) for each:
   and without Thompson-style exploration noise (0.5 of the model's residual, drawn per candidate);
 * ``exact``: the table's own values (the ceiling of the scheme itself).
 
-The shipped ``PredictorGuided`` runs on the same seeds as the baseline of the same run.
+and two acquisitions (``--acquisitions``): ``hvi``, the predicted hypervolume improvement, and
+``pnd``, the probability that no observed cell dominates the candidate when each prediction is
+spread by its surrogate's residual (``PredictorGuided(multi_objective="pnd")``; the ``+ noise``
+surrogate is for ``hvi`` only).
+
+The shipped ``PredictorGuided`` (``hvi``, and ``pnd`` where asked) runs on the same seeds.
 
 Usage (from the project root)::
 
@@ -39,9 +44,15 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import search_efficiency as se  # noqa: E402
 
 from raynas.pareto import pareto_front  # noqa: E402
-from raynas.strategies._acquisition import hypervolume_improvement_2d  # noqa: E402
+from raynas.strategies._acquisition import (  # noqa: E402
+    hypervolume_improvement_2d,
+    nondominated_probability,
+)
 
-Surrogate = Callable[[np.ndarray, np.random.Generator], tuple[np.ndarray, np.ndarray]]
+#: surrogate(queried rows, rng) -> (acc, lat, acc spread, lat spread) for every cell
+Surrogate = Callable[
+    [np.ndarray, np.random.Generator], tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]
+]
 _CTX: dict[str, Any] = {}
 
 
@@ -72,8 +83,10 @@ def _context(args: argparse.Namespace) -> dict[str, Any]:
     return _CTX
 
 
-def local_search(ctx: dict, surrogate: Surrogate, seed: int, budget: int) -> list[int]:
-    """The Pareto local search with ``surrogate(queried rows, rng) -> (acc, lat)`` predictions."""
+def local_search(
+    ctx: dict, surrogate: Surrogate, seed: int, budget: int, acquisition: str = "hvi"
+) -> list[int]:
+    """The Pareto local search with ``surrogate`` predictions ranked by ``acquisition``."""
     acc, lat, nb = ctx["acc"], ctx["lat"], ctx["nb"]
     n, lmax = len(acc), float(np.nanmax(lat))
     rng = np.random.default_rng(seed)
@@ -82,16 +95,20 @@ def local_search(ctx: dict, surrogate: Surrogate, seed: int, budget: int) -> lis
     mask[seen] = True
     while len(seen) < budget:
         rows = np.array(seen)
-        pa, pl = surrogate(rows, rng)
+        pa, pl, sa, sl = surrogate(rows, rng)
         err, cost = 1 - acc / 100, lat / lmax
         f = rows[pareto_front(np.c_[err[rows], cost[rows]])]
         cand = np.unique(nb[f].ravel())
         cand = cand[~mask[cand]]
         if len(cand) == 0:
             cand = np.flatnonzero(~mask)
-        score = hypervolume_improvement_2d(
-            np.c_[1 - pa[cand] / 100, pl[cand] / lmax], np.c_[err[f], cost[f]], np.ones(2)
-        )
+        pred = np.c_[1 - pa[cand] / 100, pl[cand] / lmax]
+        front = np.c_[err[f], cost[f]]
+        if acquisition == "pnd":
+            spread = np.broadcast_to(np.c_[sa / 100, sl / lmax], (n, 2))[cand]
+            score = nondominated_probability(pred, spread, front, rng)
+        else:
+            score = hypervolume_improvement_2d(pred, front, np.ones(2))
         i = int(cand[np.argmax(score + 1e-12 * rng.random(len(cand)))])
         seen.append(i)
         mask[i] = True
@@ -106,15 +123,17 @@ def _surrogate(kind: str, ctx: dict) -> Surrogate:
     floor = float(np.median(acc))  # accuracy below the median is clipped: the front lies above
 
     if kind == "exact":
-        return lambda rows, rng: (acc, lat)
+        tiny = np.full(1, 1e-9)
+        return lambda rows, rng: (acc, lat, tiny, tiny)
     if kind == "online ridge":
 
-        def online(rows: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+        def online(rows: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, ...]:
             ya = np.maximum(acc[rows], np.median(acc[rows]))
-            return (
-                Ridge(alpha=1.0).fit(x[rows], ya).predict(x),
-                Ridge(alpha=1.0).fit(x[rows], lat[rows]).predict(x),
-            )
+            pa = Ridge(alpha=1.0).fit(x[rows], ya).predict(x)
+            pl = Ridge(alpha=1.0).fit(x[rows], lat[rows]).predict(x)
+            ra = np.sqrt(np.mean((pa[rows] - ya) ** 2, keepdims=True))
+            rl = np.sqrt(np.mean((pl[rows] - lat[rows]) ** 2, keepdims=True))
+            return pa, pl, ra, rl
 
         return online
 
@@ -125,30 +144,37 @@ def _surrogate(kind: str, ctx: dict) -> Surrogate:
         return model.fit(x, y).predict(x)
 
     pa, pl = gbt(np.maximum(acc, floor)), gbt(lat)
-    if kind == "full-table GBT":
-        return lambda rows, rng: (pa, pl)
     good = acc > floor
-    ra = float(np.sqrt(np.mean((pa - acc)[good] ** 2)))
-    rl = float(np.sqrt(np.mean((pl - lat) ** 2)))
+    ra = np.sqrt(np.mean((pa - acc)[good] ** 2, keepdims=True))
+    rl = np.sqrt(np.mean((pl - lat) ** 2, keepdims=True))
+    if kind == "full-table GBT":
+        return lambda rows, rng: (pa, pl, ra, rl)
     return lambda rows, rng: (
         pa + 0.5 * ra * rng.normal(size=len(pa)),
         pl + 0.5 * rl * rng.normal(size=len(pl)),
+        ra,
+        rl,
     )
 
 
 KINDS = ["online ridge", "full-table GBT", "full-table GBT + noise", "exact"]
 
 
-def _run(task: tuple[str, int, int, argparse.Namespace]) -> tuple[str, int, list[int]]:
-    kind, seed, budget, args = task
+ACQUISITIONS = ["hvi", "pnd"]
+
+
+def _run(task: tuple[str, str, int, int, argparse.Namespace]) -> tuple[str, int, list[int]]:
+    kind, acquisition, seed, budget, args = task
     ctx = _context(args)
     if kind == "predictor (shipped)":
         objectives = [f"{args.signal}:max", f"{args.mo_cost}:min"]
+        se.STRATEGY_ARGS["predictor"] = {"multi_objective": acquisition}
         return kind, seed, se.run_raynas("predictor", seed, budget, objectives, ctx["b"])
     key = ("surrogate", kind)
     if key not in _CTX:
         _CTX[key] = _surrogate(kind, ctx)
-    return kind, seed, [int(i) for i in local_search(ctx, _CTX[key], seed, budget)]
+    rows = local_search(ctx, _CTX[key], seed, budget, acquisition)
+    return kind, seed, [int(i) for i in rows]
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -161,6 +187,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     p.add_argument("--seeds", type=int, default=24)
     p.add_argument("--jobs", type=int, default=2)
     p.add_argument("--kinds", default=",".join(["predictor (shipped)", *KINDS]))
+    p.add_argument("--acquisitions", default=",".join(ACQUISITIONS))
     a = p.parse_args(argv)
     args = argparse.Namespace(
         table=a.table,
@@ -175,16 +202,29 @@ def main(argv: Sequence[str] | None = None) -> None:
     for k in kinds:
         if k not in ["predictor (shipped)", *KINDS]:
             p.error(f"--kinds: unknown {k!r}; allowed: {['predictor (shipped)', *KINDS]}")
+    acquisitions = [q.strip() for q in a.acquisitions.split(",") if q.strip()]
+    for q in acquisitions:
+        if q not in ACQUISITIONS:
+            p.error(f"--acquisitions: unknown {q!r}; allowed: {ACQUISITIONS}")
+    runs = [
+        (k, q)
+        for k in kinds
+        for q in acquisitions
+        if not (k.endswith("+ noise") and q == "pnd")  # pnd spreads the predictions itself
+    ]
     b = se.load(args)
     print(
         f"# Pareto local search, {a.budget} queries, seeds 0..{a.seeds - 1}, "
         f"true front {len(b['front'])} cells"
     )
-    print("| surrogate | HV ratio | front recall (cells) | front cells found, per seed | s |")
-    print("| --- | --- | --- | --- | --- |")
-    for kind in kinds:
+    print(
+        "| surrogate | acquisition | HV ratio | front recall (cells) "
+        "| front cells found, per seed | s |"
+    )
+    print("| --- | --- | --- | --- | --- | --- |")
+    for kind, acquisition in runs:
         start = time.perf_counter()
-        tasks = [(kind, s, a.budget, args) for s in range(a.seeds)]
+        tasks = [(kind, acquisition, s, a.budget, args) for s in range(a.seeds)]
         if a.jobs > 1:
             with ProcessPoolExecutor(a.jobs) as pool:
                 out = list(pool.map(_run, tasks, chunksize=1))
@@ -193,7 +233,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         figs = np.array([se.mo_figures(rows[: a.budget], b)[:2] for _, _, rows in out])
         found = " ".join(str(round(r * len(b["front"]))) for r in figs[:, 1])
         print(
-            f"| {kind} | {figs[:, 0].mean():.4f} ± {figs[:, 0].std():.4f} | "
+            f"| {kind} | {acquisition} | {figs[:, 0].mean():.4f} ± {figs[:, 0].std():.4f} | "
             f"{100 * figs[:, 1].mean():.1f}% ± {100 * figs[:, 1].std():.1f} | {found} | "
             f"{time.perf_counter() - start:.0f} |",
             flush=True,
