@@ -115,7 +115,9 @@ class PredictorGuided(Strategy):
         ensemble_size: regressors per objective.
         regressor: ``"ridge"``, ``"trees"`` (extra trees), ``"gbt"`` (gradient boosting),
             ``"mlp"``, or a callable ``seed -> regressor`` with scikit-learn's ``fit``/``predict``.
-        acquisition: ``"its"``, ``"ucb"``, ``"ei"`` or ``"mean"``.
+        acquisition: ``"its"``, ``"ucb"``, ``"ei"`` or ``"mean"`` (with several objectives it
+            makes each candidate's losses optimistic for ``"hvi"`` and ``"parego"``; ``"pnd"``
+            uses the spread itself).
         beta: exploration weight of ``"ucb"``.
         local_rate: probability of a predictor-ordered local step; None: 0.5 with one
             objective, 1.0 with several.
