@@ -94,3 +94,17 @@ class TestPredictorGuidedNonDominated(StrategyContract):
         return PredictorGuided(
             space, objectives=objectives, seed=seed, multi_objective="pnd", **SMALL_PREDICTOR
         )
+
+
+class TestPredictorGuidedEpsilonWalk(StrategyContract):
+    multi_objective = True
+
+    def make_strategy(self, space, *, seed, objectives):
+        return PredictorGuided(
+            space,
+            objectives=objectives,
+            seed=seed,
+            multi_objective="eps",
+            focus_first=8,
+            **SMALL_PREDICTOR,
+        )

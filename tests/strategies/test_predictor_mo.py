@@ -177,6 +177,121 @@ def test_pnd_ranks_a_likely_front_member_over_a_likely_dominated_one():
 
 def test_unknown_multi_objective_acquisition_is_refused():
     with pytest.raises(
-        ValueError, match=r"`multi_objective` must be one of \['hvi', 'parego', 'pnd'\]"
+        ValueError, match=r"`multi_objective` must be one of \['hvi', 'parego', 'pnd', 'eps'\]"
     ):
         PredictorGuided(DeadSpace(), multi_objective="ehvi")
+
+
+def _function_view(space):
+    """The space keyed by function, as a single-objective search on accuracy sees it."""
+    import copy
+
+    view = copy.copy(space)
+    view.key = space.function_key
+    return view
+
+
+def test_focus_first_is_a_single_objective_search_over_function_classes():
+    space = DeadSpace()
+    s = PredictorGuided(
+        space,
+        objectives=["acc:max", "latency:min"],
+        seed=3,
+        num_initial=3,
+        multi_objective="eps",
+        focus_first=6,
+    )
+    # what the focus phase must propose: a single-objective search keyed by function
+    alone = PredictorGuided(_function_view(space), objectives=["acc:max"], seed=3, num_initial=3)
+    rng = np.random.default_rng(0)
+    for _ in range(6):
+        c, expected = s.ask(), alone.ask()
+        assert c == expected
+        m = metrics(c, rng)
+        s.tell(c, m)
+        alone.tell(c, m)
+    assert len({space.function_key(o.config) for o in s.observations}) == 6
+    # then the front walk: members of classes already seen (their dead operations) come too
+    for _ in range(20):
+        c = s.ask()
+        s.tell(c, metrics(c, rng))
+    assert len({space.function_key(o.config) for o in s.observations}) < len(s.observations)
+
+
+def test_focus_phase_survives_a_state_round_trip():
+    space, rng = DeadSpace(), np.random.default_rng(1)
+    kwargs = dict(
+        objectives=["acc:max", "latency:min"], num_initial=3, multi_objective="eps", focus_first=5
+    )
+    s = PredictorGuided(space, seed=0, **kwargs)
+    for stop in (2, 7):  # inside the focus phase, then after it
+        while len(s.observations) < stop:
+            c = s.ask()
+            s.tell(c, metrics(c, rng))
+        twin = PredictorGuided(space, seed=42, **kwargs)
+        twin.load_state_dict(s.state_dict())
+        state = s.state_dict()
+        for _ in range(3):
+            a, b = s.ask(), twin.ask()
+            assert a == b
+            m = metrics(a, rng)
+            s.tell(a, m)
+            twin.tell(b, m)
+        s.load_state_dict(state)  # back to the saved point for the next stop
+
+
+def test_focus_phase_hands_over_when_every_function_class_is_seen():
+    space, rng = DeadSpace(), np.random.default_rng(2)  # 8 function classes
+    s = PredictorGuided(
+        space, objectives=["acc:max", "latency:min"], seed=0, num_initial=3, focus_first=20
+    )
+    for _ in range(12):
+        c = s.ask()
+        s.tell(c, metrics(c, rng))
+    assert len({space.function_key(o.config) for o in s.observations}) == 8
+    assert len(s.observations) == 12
+
+
+class _LowDraws(np.random.Generator):
+    """A generator whose single uniform draws are 0 (the rest is the wrapped generator's)."""
+
+    def __init__(self, generator):
+        super().__init__(generator.bit_generator)
+
+    def random(self, *args, **kwargs):
+        return super().random(*args, **kwargs) if args or kwargs else 0.0
+
+
+def test_eps_walks_the_front_and_probes_its_corner():
+    space, rng = DeadSpace(), np.random.default_rng(3)
+    s = PredictorGuided(space, objectives=["acc:max", "latency:min"], multi_objective="eps")
+    # everything but widths 0 and 1 without dead operations: the fastest seen is width 2
+    for c in [{"width": w, "dead": d} for w in range(8) for d in range(6) if w > 1 or d]:
+        s.tell(c, metrics(c, rng))
+    # the corner: with every draw below 1 / (front + 1), the fastest config is proposed
+    s._ensure_fitted()
+    generator = s._rng
+    s._rng = _LowDraws(generator)
+    assert s._propose_eps() == {"width": 0, "dead": 0}
+    s._rng = generator
+
+    # the walk: the true front is every width without dead operations
+    s = PredictorGuided(
+        space,
+        objectives=["acc:max", "latency:min"],
+        seed=1,
+        num_initial=6,
+        multi_objective="eps",
+    )
+    for _ in range(24):
+        c = s.ask()
+        s.tell(c, metrics(c, rng))
+    found = {o.config["width"] for o in s.observations if o.config["dead"] == 0}
+    assert len(found) >= 7
+
+
+def test_eps_refuses_more_than_two_objectives():
+    with pytest.raises(ValueError, match=r"exactly two objectives, but got 3: \['a', 'b', 'c'\]"):
+        PredictorGuided(DeadSpace(), objectives=["a:max", "b:min", "c:min"], multi_objective="eps")
+    # a constraint on a third metric leaves one objective: nothing to walk, nothing refused
+    PredictorGuided(DeadSpace(), objectives=["a:max", "b <= 3"], multi_objective="eps")
