@@ -108,11 +108,11 @@ class PredictorGuided(Strategy):
     largest expected improvement of the first objective over that point times the probability
     of its second objective beating the next point's; with probability ``1 / (front size + 1)``
     it probes the corner instead: the candidate (from the neighbours, the pool and a greedy walk
-    down the predicted second objective) most likely to beat the front's best second objective. Constrained objectives are predicted too,
-    and candidates predicted to break a constraint rank after those predicted to keep it.
-    Results without a finite loss (infeasible, errored, NaN) are left out of the regression.
-    With several objectives the loss targets are not clipped: the front spans every value of
-    each.
+    down the predicted second objective) most likely to beat the front's best second objective.
+    Constrained objectives are predicted too, and candidates predicted to break a constraint rank
+    after those predicted to keep it. Results without a finite loss (infeasible, errored, NaN)
+    are left out of the regression. With several objectives the loss targets are not clipped:
+    the front spans every value of each.
 
     Configs of one function class (equal ``space.function_key``, e.g. isomorphic NAS-Bench-201
     cells in a space that keys them apart for their hardware cost) share what they share: an
@@ -375,9 +375,8 @@ class PredictorGuided(Strategy):
 
     def _check_objectives(self, objectives: list[Objective]) -> list[Objective]:
         objectives = super()._check_objectives(objectives)
-        free = sum(1 for o in objectives if o.constraint is None)
-        several = free > 1 or (len(objectives) > 1 and not free)
-        if self.multi_objective_acquisition == "eps" and several and len(objectives) != 2:
+        eps = self.multi_objective_acquisition == "eps"
+        if eps and _optimizes_several(objectives) and len(objectives) != 2:
             raise StrategyError(
                 f"`multi_objective='eps'` walks the front of exactly two objectives, but got "
                 f"{len(objectives)}: {[o.name for o in objectives]}. Use 'hvi', 'parego' or "
@@ -435,10 +434,7 @@ class PredictorGuided(Strategy):
 
     @property
     def multi_objective_wanted(self) -> bool:
-        objs = self._objectives or []
-        return sum(1 for o in objs if o.constraint is None) > 1 or (
-            len(objs) > 1 and all(o.constraint is None for o in objs)
-        )
+        return _optimizes_several(self._objectives or [])
 
     def _new_model(self, seed: int) -> Any:
         if isinstance(self.regressor, str):
@@ -732,25 +728,22 @@ class PredictorGuided(Strategy):
         return self._unseen(path)  # the seen ones were walked through
 
     def _outcome(
-        self, candidates: list[tuple[str, dict[str, Any]]]
+        self, candidates: list[tuple[str, dict[str, Any]]], residual: bool = True
     ) -> tuple[np.ndarray, np.ndarray]:
-        """Predicted losses of candidates and their spread as outcomes (fit and residual)."""
+        """Predicted losses of candidates and their spread (with ``residual``, the spread of an
+        outcome, not only of the fit: the models' residual joins in)."""
         x = np.array([self._encode(k, c) for k, c in candidates])
         mean, std = self._predict(x)
-        assert self._residual is not None
-        std = np.sqrt(std**2 + self._residual**2)
+        if residual:
+            assert self._residual is not None
+            std = np.sqrt(std**2 + self._residual**2)
         self._share(candidates, mean, std)
         return mean, std
 
     def _rank(self, candidates: list[tuple[str, dict[str, Any]]], greedy: bool) -> np.ndarray:
         """Acquisition scores of candidates (a local step ranks by the predicted mean)."""
-        x = np.array([self._encode(k, c) for k, c in candidates])
-        mean, std = self._predict(x)
-        if self.multi_objective_wanted and self.multi_objective_acquisition == "pnd":
-            # the spread of an outcome, not only of the fit: the models' residual joins in
-            assert self._residual is not None
-            std = np.sqrt(std**2 + self._residual**2)
-        self._share(candidates, mean, std)
+        pnd = self.multi_objective_wanted and self.multi_objective_acquisition == "pnd"
+        mean, std = self._outcome(candidates, residual=pnd)
         return self._scores(mean, std, greedy=greedy and not self.multi_objective_wanted)
 
     def _from_queue(self, kind: str) -> dict[str, Any] | None:
@@ -823,6 +816,11 @@ class PredictorGuided(Strategy):
             return nondominated_probability(m, s, front, self._rng) + penalty
         ref_point = np.full(len(cols), 1.1)
         return multi_objective_scores(m, s, front, ref_point, kind, self.beta, self._rng) + penalty
+
+
+def _optimizes_several(objectives: Sequence[Objective]) -> bool:
+    """Whether more than one objective is optimized (the others being constraints)."""
+    return sum(1 for o in objectives if o.constraint is None) > 1
 
 
 def _fit_quiet(model: Any, x: np.ndarray, y: np.ndarray) -> Any:
