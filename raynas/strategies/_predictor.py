@@ -127,7 +127,7 @@ class PredictorGuided(Strategy):
     every result. The accurate end of an accuracy / latency front is the one a local walk reaches
     last; found first, the walk goes down the front from it. On NAS-Bench-201 (300 queries,
     accuracy vs Pixel 3 latency, 30 seeds) ``multi_objective="eps", focus_first=100`` finds 26%
-    of the true front's cells where ``"hvi"`` alone finds about 21%, at the same hypervolume
+    of the true front's cells where ``"hvi"`` alone finds 19%, at the same hypervolume
     (``benchmarks/search_efficiency.py``).
 
     Args:
