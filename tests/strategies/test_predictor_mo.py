@@ -24,10 +24,14 @@ def metrics(config, rng):
     return {"acc": acc, "latency": 1.0 + config["width"] + 3.0 * config["dead"] ** 0.5}
 
 
-def searched(space, seed, num_initial, n, rng):
-    """A two-objective PredictorGuided told ``n`` results of ``metrics``."""
+def searched(space, seed, num_initial, n, rng, **kwargs):
+    """A two-objective PredictorGuided (``kwargs`` its other arguments) told ``n`` results."""
     s = PredictorGuided(
-        space, objectives=["acc:max", "latency:min"], seed=seed, num_initial=num_initial
+        space,
+        objectives=["acc:max", "latency:min"],
+        seed=seed,
+        num_initial=num_initial,
+        **kwargs,
     )
     for _ in range(n):
         c = s.ask()
@@ -149,16 +153,7 @@ def test_nondominated_probability_limits():
 
 def test_pnd_ranks_a_likely_front_member_over_a_likely_dominated_one():
     space, rng = DeadSpace(), np.random.default_rng(5)
-    s = PredictorGuided(
-        space,
-        objectives=["acc:max", "latency:min"],
-        seed=0,
-        num_initial=8,
-        multi_objective="pnd",
-    )
-    for _ in range(20):
-        c = s.ask()
-        s.tell(c, metrics(c, rng))
+    s = searched(space, 0, 8, 20, rng, multi_objective="pnd")
     s._fit(len(s.observations), 0)
     assert s._residual is not None and s._residual.shape == (2,)
     unseen = [
@@ -276,16 +271,7 @@ def test_eps_walks_the_front_and_probes_its_corner():
     s._rng = generator
 
     # the walk: the true front is every width without dead operations
-    s = PredictorGuided(
-        space,
-        objectives=["acc:max", "latency:min"],
-        seed=1,
-        num_initial=6,
-        multi_objective="eps",
-    )
-    for _ in range(24):
-        c = s.ask()
-        s.tell(c, metrics(c, rng))
+    s = searched(space, 1, 6, 24, rng, multi_objective="eps")
     found = {o.config["width"] for o in s.observations if o.config["dead"] == 0}
     assert len(found) >= 7
 
