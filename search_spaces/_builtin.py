@@ -180,6 +180,9 @@ class BuiltinSpace(SearchSpace):
     """
 
     _input_dims: tuple[int, ...] = (1, 2, 3)
+    #: Ordered architecture fields that do not set the model's size (e.g. dropout): they keep
+    #: their default in :meth:`extremes`.
+    _size_neutral: tuple[str, ...] = ()
 
     def __init__(
         self,
@@ -241,6 +244,20 @@ class BuiltinSpace(SearchSpace):
     def default_arch(self) -> dict[str, Any]:
         """Architecture values that override the generic middle-of-the-range default."""
         return {}
+
+    def extremes(self) -> list[dict[str, Any]]:
+        """The smallest and largest architectures (see ``SearchSpace.extremes``), trained with
+        :meth:`default_training`: the anchors are about size, not about the learning rate."""
+        out: list[dict[str, Any]] = []
+        keys: set[str] = set()
+        default = self.default_config()
+        neutral = {k: default[k] for k in self._size_neutral if k in default}
+        for config in super().extremes():
+            config = self.validate({**config, **neutral, **self.default_training()})
+            if self.key(config) not in keys:
+                keys.add(self.key(config))
+                out.append(config)
+        return out if len(out) > 1 else []
 
     # -- building ------------------------------------------------------------------------------
     def build(self, config: Mapping[str, Any], *, seed: int | None = None) -> torch.nn.Module:

@@ -93,6 +93,10 @@ class Domain(ABC):
             return values[len(values) // 2] if getattr(self, "ordered", True) else values[0]
         return self.sample(np.random.default_rng(0))
 
+    def extreme(self, high: bool) -> Any:
+        """The low (``high=False``) or high end of an ordered domain; :meth:`default` otherwise."""
+        return self.default()
+
     def contains(self, value: Any) -> bool:
         """Whether ``value`` is allowed."""
         try:
@@ -163,6 +167,13 @@ class Choice(Domain):
 
     def finite_values(self) -> list[Any]:
         return list(self.values)
+
+    def extreme(self, high: bool) -> Any:
+        if not self.ordered:
+            return self.default()
+        if all(isinstance(v, (int, float)) for v in self.values):
+            return max(self.values) if high else min(self.values)
+        return self.values[-1] if high else self.values[0]
 
     def encode(self, value: Any) -> list[float]:
         if len(self.values) == 1:
@@ -281,6 +292,10 @@ class _Numeric(Domain):
             if isinstance(self, Float)
             else super().default()
         )
+
+    def extreme(self, high: bool) -> Any:
+        value = self.high if high else self.low
+        return self.normalize(self._snap(value), "") if isinstance(self, Float) else value
 
     @property
     def encode_len(self) -> int:

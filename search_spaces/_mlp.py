@@ -64,6 +64,8 @@ class MLPSpace(BuiltinSpace):
         torch.Size([4, 10])
     """
 
+    _size_neutral = ("dropout",)
+
     def __init__(
         self,
         *,

@@ -27,6 +27,8 @@ _PATHS = (
     ("edge_2_0", "edge_3_2"),
     ("edge_1_0", "edge_2_1", "edge_3_2"),
 )
+#: The operations from the cheapest to the costliest (``none`` computes nothing).
+_OPS_BY_COST = ("none", "skip_connect", "avg_pool_3x3", "nor_conv_1x1", "nor_conv_3x3")
 #: A strong cell (the best one of NAS-Bench-201 on CIFAR-10), the default architecture.
 BEST_CELL = "|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|skip_connect~0|nor_conv_3x3~1|nor_conv_3x3~2|"
 
@@ -240,6 +242,18 @@ class NB201CellSpace(BuiltinSpace):
         rest = {k: v for k, v in config.items() if k not in EDGES}
         rest["cell"] = unique_cell_str(config)
         return json.dumps(rest, sort_keys=True, separators=(",", ":"))
+
+    def extremes(self) -> list[dict[str, Any]]:
+        """The cheapest cell (every edge the cheapest op of ``ops``, ``none`` by default: the cell
+        computes nothing) and the costliest one (every edge ``nor_conv_3x3``), with
+        :meth:`default_training`: the anchors of an accuracy / cost front."""
+        ranked = sorted(self.ops, key=_OPS_BY_COST.index)
+        if len(ranked) < 2:
+            return []
+        training = self.default_training()
+        return [
+            self.validate({**{e: op for e in EDGES}, **training}) for op in (ranked[0], ranked[-1])
+        ]
 
     # -- predictor features ---------------------------------------------------------------------
     def path_encode(self, config: Mapping[str, Any]) -> np.ndarray:

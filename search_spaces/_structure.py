@@ -569,9 +569,48 @@ class SearchSpace(Struct):
                 out[name] = _default(self._node(f))
         return out
 
+    def extremes(self) -> list[dict[str, Any]]:
+        """The space's smallest and largest configs: anchors for multi-objective searches.
+
+        The smallest config takes every ordered decision (``Int``, ``Float``, a ``Choice`` of
+        numbers, a ``Repeat``'s count) at its low end, the largest at its high end; unordered
+        decisions keep their :meth:`default_config` value. Multi-objective strategies evaluate
+        them first (the sandwich rule of slimmable networks and BigNAS): where size sets the
+        cost, they are the two ends of an accuracy / cost front, and the cheap end is one that
+        random draws and local walks reach late. Returns the distinct valid ones, smallest
+        first; none when no decision is ordered. Spaces that know which of their choices cost
+        more override it (``NB201CellSpace``).
+        """
+        out: list[dict[str, Any]] = []
+        keys: set[str] = set()
+        for high in (False, True):
+            try:
+                config = self.validate(
+                    self.repair_node(_extreme(self, high), np.random.default_rng(0))
+                )
+            except InvalidConfigError:
+                continue
+            key = self.key(config)
+            if key not in keys:
+                keys.add(key)
+                out.append(config)
+        return out if len(out) > 1 else []
+
     def decisions(self) -> int:
         """How many mutable decisions the default config has (a size hint for strategies)."""
         return len(self.sites_node(copy.deepcopy(self.default_config())))
+
+
+def _extreme(node: Node, high: bool) -> Any:
+    if isinstance(node, Domain):
+        return node.extreme(high)
+    if isinstance(node, Struct):
+        out: dict[str, Any] = {}
+        for name, f in node.fields.items():
+            if node._active(name, out):
+                out[name] = _extreme(node._node(f), high)
+        return out
+    return [_extreme(node.item, high) for _ in range(node.max_count if high else node.min_count)]
 
 
 def _default(node: Node) -> Any:

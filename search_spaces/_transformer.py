@@ -74,6 +74,8 @@ class TransformerSpace(BuiltinSpace):
         torch.Size([2, 10])
     """
 
+    _size_neutral = ("dropout",)
+
     def __init__(
         self,
         *,

@@ -265,3 +265,23 @@ def test_spaces_pickle(name):
     assert clone.validate(config) == config
     assert clone.key(config) == space.key(config)
     assert clone.sample(5) == space.sample(5)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_extremes_are_the_smallest_and_largest_networks_with_default_training(name):
+    space = space_of(name)
+    extremes = space.extremes()
+    assert len(extremes) == 2
+    small, large = extremes
+    for config in extremes:
+        assert space.validate(config) == config
+        assert space.training_config(config) == space.default_training()
+    sizes = [sum(p.numel() for p in space.build(c, seed=0).parameters()) for c in extremes]
+    assert sizes[0] < sizes[1]
+    # unordered decisions (batch norm, squeeze-excite, pooling) keep their default, so a sample
+    # may pass an extreme by a little; a typical one lies well inside
+    samples = [
+        sum(p.numel() for p in space.build(space.sample(seed), seed=0).parameters())
+        for seed in range(15)
+    ]
+    assert sizes[0] < np.median(samples) < sizes[1]

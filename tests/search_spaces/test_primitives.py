@@ -205,3 +205,23 @@ def test_missing_active_conditional_is_named() -> None:
         r"`num_layers` = 3\)",
     ):
         SPACE.validate(config)
+
+
+def test_extremes_take_every_ordered_decision_at_its_ends() -> None:
+    small, large = SPACE.extremes()
+    assert small["num_layers"] == 1 and large["num_layers"] == 3
+    assert small["units_0"] == 32 and large["units_2"] == 512  # conditionals follow their gate
+    assert "units_1" not in small
+    assert len(small["blocks"]) == 1 and len(large["blocks"]) == 4
+    assert large["blocks"][0] == {"kernel_size": 7, "expand": 6, "se": False}  # Boolean: default
+    assert small["width"] == 8 and large["width"] == 1024
+    assert small["learning_rate"] == pytest.approx(1e-4) and large["dropout"] == pytest.approx(0.5)
+    assert small["optimizer"] == large["optimizer"] == "adam"  # unordered: the default
+    assert SPACE.validate(small) == small and SPACE.validate(large) == large
+
+
+def test_a_space_without_ordered_decisions_has_no_extremes() -> None:
+    space = SearchSpace({"op": Choice(["conv", "pool"]), "act": Choice(["relu", "gelu"])})
+    assert space.extremes() == []
+    ordered = SearchSpace({"op": Choice(["a", "b", "c"], ordered=True), "k": Choice([5, 3, 7])})
+    assert ordered.extremes() == [{"op": "a", "k": 3}, {"op": "c", "k": 7}]
