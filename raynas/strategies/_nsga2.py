@@ -13,6 +13,7 @@ from raynas.strategies.base import (
     ObjectiveSpec,
     Observation,
     Strategy,
+    check_bool,
     check_population_size,
     check_rate,
 )
@@ -21,7 +22,9 @@ from raynas.strategies.base import (
 class MultiObjectiveEvolution(Strategy):
     """NSGA-II: non-dominated sorting, crowding distance and constraint domination.
 
-    The first ``population_size`` configs are random. After that each :meth:`ask` picks two
+    The first ``population_size`` configs are random, led by the space's smallest and largest
+    configs (``space.extremes()``, with ``sandwich``): the two ends of an accuracy / cost
+    front, which random draws and mutation reach late in a large space. After that each :meth:`ask` picks two
     parents by binary tournament (lower non-domination rank wins, then larger crowding
     distance) and proposes their crossover (with probability ``crossover_rate``) or a mutation
     of the first; a child that was seen before is mutated until it is new. Each told result
@@ -40,6 +43,8 @@ class MultiObjectiveEvolution(Strategy):
         seed: seed of the strategy's random generator.
         population_size: members kept between generations.
         crossover_rate: probability that a child is a crossover of two parents.
+        sandwich: evaluate the space's smallest and largest configs first (with several
+            objectives; costs two of the random initial configs).
 
     Example:
         >>> from raynas.search_spaces import SearchSpace, Int
@@ -63,10 +68,13 @@ class MultiObjectiveEvolution(Strategy):
         seed: int | None = None,
         population_size: int = 20,
         crossover_rate: float = 0.3,
+        sandwich: bool = True,
     ) -> None:
         super().__init__(space, objectives=objectives, seed=seed)
         check_population_size(population_size)
         check_rate(crossover_rate, "crossover_rate")
+        check_bool(sandwich, "sandwich")
+        self.sandwich = sandwich
         self.population_size = population_size
         self.crossover_rate = float(crossover_rate)
         self._population: list[int] = []
@@ -105,6 +113,9 @@ class MultiObjectiveEvolution(Strategy):
         self._population = [members[i] for i in order]
         self._rank, self._crowd = ranks[order], crowd[order]
 
+    def _sandwiched(self) -> bool:
+        return self.sandwich and len(self._objectives or []) > 1
+
     def _binary_tournament(self) -> dict[str, Any]:
         a, b = (int(i) for i in self._rng.integers(len(self._population), size=2))
         if (self._rank[b], -self._crowd[b]) < (self._rank[a], -self._crowd[a]):
@@ -113,7 +124,8 @@ class MultiObjectiveEvolution(Strategy):
 
     def _propose(self) -> Mapping[str, Any]:
         if len(self._observations) < self.population_size:
-            return self.sample_new()
+            extreme = self.unseen_extreme() if self._sandwiched() else None
+            return self.sample_new() if extreme is None else extreme
         first = self._binary_tournament()
         if self.crossover_rate > 0 and self._rng.random() < self.crossover_rate:
             second = self._binary_tournament()

@@ -173,6 +173,7 @@ class Strategy(ABC):
         self._queue: list[dict[str, Any]] = []  # enqueued configs, proposed before the strategy's
         self._best_index: int | None = None
         self._replaying = False
+        self._extremes: list[dict[str, Any]] | None = None  # space.extremes(), once asked for
 
     # -- properties -------------------------------------------------------------------------
     @property
@@ -405,6 +406,20 @@ class Strategy(ABC):
                 return self._space.validate(config)
         return None
 
+    def unseen_extreme(self) -> dict[str, Any] | None:
+        """The first of ``space.extremes()`` (smallest, largest) not proposed or observed yet.
+
+        Multi-objective strategies propose these in their initial random phase (``sandwich``):
+        the cheapest and the largest model anchor the two ends of an accuracy / cost front.
+        Draws nothing from the RNG, so a restored search proposes the same ones.
+        """
+        if self._extremes is None:
+            self._extremes = self._space.extremes()
+        for config in self._extremes:
+            if self.is_new(self._space.key(config)):
+                return config
+        return None
+
     def sample_new(self) -> dict[str, Any]:
         """A uniformly random unseen config.
 
@@ -566,6 +581,11 @@ def check_population_size(population_size: Any) -> None:
         raise StrategyError(
             f"`population_size` must be greater than or equal to 2, but got {population_size}."
         )
+
+
+def check_bool(value: Any, name: str) -> None:
+    if not isinstance(value, bool):
+        raise StrategyError(f"`{name}` must be True or False, but got {value!r}.")
 
 
 def check_rate(value: Any, name: str) -> None:

@@ -195,6 +195,7 @@ def test_focus_first_is_a_single_objective_search_over_function_classes():
         num_initial=3,
         multi_objective="eps",
         focus_first=6,
+        sandwich=False,  # the extremes would come first (tested below)
     )
     # what the focus phase must propose: a single-objective search keyed by function
     alone = PredictorGuided(_function_view(space), objectives=["acc:max"], seed=3, num_initial=3)
@@ -281,3 +282,33 @@ def test_eps_refuses_more_than_two_objectives():
         PredictorGuided(DeadSpace(), objectives=["a:max", "b:min", "c:min"], multi_objective="eps")
     # a constraint on a third metric leaves one objective: nothing to walk, nothing refused
     PredictorGuided(DeadSpace(), objectives=["a:max", "b <= 3"], multi_objective="eps")
+
+
+@pytest.mark.parametrize("name", ["predictor", "nsga2"])
+def test_multi_objective_searches_evaluate_the_extremes_first(name):
+    from raynas.strategies import get_strategy
+
+    space = DeadSpace()
+    small, large = space.extremes()
+    assert (small, large) == ({"width": 0, "dead": 0}, {"width": 7, "dead": 5})
+
+    def first(n, objectives, **kwargs):
+        s = get_strategy(name, space=space, objectives=objectives, seed=1, **kwargs)
+        rng, out = np.random.default_rng(0), []
+        for _ in range(n):
+            c = s.ask()
+            s.tell(c, metrics(c, rng))
+            out.append(c)
+        return s, out
+
+    s, asked = first(2, ["acc:max", "latency:min"])
+    assert asked == [small, large]
+    # a restored search does not propose them again, and draws the same next config
+    restored = get_strategy(name, space=space, objectives=["acc:max", "latency:min"], seed=5)
+    restored.load_state_dict(s.state_dict())
+    assert restored.ask() == s.ask()
+    assert first(2, ["acc:max", "latency:min"], sandwich=False)[1] != [small, large]
+    if name == "predictor":  # a single objective (the other one a constraint) has no front
+        assert first(2, ["acc:max", "latency <= 10"])[1] != [small, large]
+    with pytest.raises(Exception, match=r"`sandwich` must be True or False, but got 'yes'"):
+        get_strategy(name, space=space, objectives=["acc:max", "latency:min"], sandwich="yes")
