@@ -13,18 +13,19 @@ from raynas.strategies.base import (
     ObjectiveSpec,
     Observation,
     Strategy,
-    check_bool,
     check_population_size,
     check_rate,
+    check_sandwich,
 )
 
 
 class MultiObjectiveEvolution(Strategy):
     """NSGA-II: non-dominated sorting, crowding distance and constraint domination.
 
-    The first ``population_size`` configs are random, led by the space's smallest and largest
-    configs (``space.extremes()``, with ``sandwich``): the two ends of an accuracy / cost
-    front, which random draws and mutation reach late in a large space. After that each :meth:`ask` picks two
+    The first ``population_size`` configs are random, led with ``sandwich`` by the space's
+    smallest and largest configs (``space.extremes()``): the two ends of an accuracy / cost
+    front, which random draws and mutation reach late in a large space (on NAS-Bench-201 it
+    did not pay: 0.9946 HV ratio and 13% front recall with it, 0.9949 and 15% without). After that each :meth:`ask` picks two
     parents by binary tournament (lower non-domination rank wins, then larger crowding
     distance) and proposes their crossover (with probability ``crossover_rate``) or a mutation
     of the first; a child that was seen before is mutated until it is new. Each told result
@@ -43,8 +44,9 @@ class MultiObjectiveEvolution(Strategy):
         seed: seed of the strategy's random generator.
         population_size: members kept between generations.
         crossover_rate: probability that a child is a crossover of two parents.
-        sandwich: evaluate the space's smallest and largest configs first (with several
-            objectives; costs two of the random initial configs).
+        sandwich: with several objectives, evaluate the space's smallest and largest configs
+            first (True), the smallest alone (``"smallest"``) or neither (False), in place of
+            random initial configs.
 
     Example:
         >>> from raynas.search_spaces import SearchSpace, Int
@@ -68,12 +70,12 @@ class MultiObjectiveEvolution(Strategy):
         seed: int | None = None,
         population_size: int = 20,
         crossover_rate: float = 0.3,
-        sandwich: bool = True,
+        sandwich: bool | str = False,
     ) -> None:
         super().__init__(space, objectives=objectives, seed=seed)
         check_population_size(population_size)
         check_rate(crossover_rate, "crossover_rate")
-        check_bool(sandwich, "sandwich")
+        check_sandwich(sandwich)
         self.sandwich = sandwich
         self.population_size = population_size
         self.crossover_rate = float(crossover_rate)
@@ -114,7 +116,7 @@ class MultiObjectiveEvolution(Strategy):
         self._rank, self._crowd = ranks[order], crowd[order]
 
     def _sandwiched(self) -> bool:
-        return self.sandwich and len(self._objectives or []) > 1
+        return bool(self.sandwich) and len(self._objectives or []) > 1
 
     def _binary_tournament(self) -> dict[str, Any]:
         a, b = (int(i) for i in self._rng.integers(len(self._population), size=2))
@@ -124,7 +126,7 @@ class MultiObjectiveEvolution(Strategy):
 
     def _propose(self) -> Mapping[str, Any]:
         if len(self._observations) < self.population_size:
-            extreme = self.unseen_extreme() if self._sandwiched() else None
+            extreme = self.unseen_extreme(self.sandwich) if self._sandwiched() else None
             return self.sample_new() if extreme is None else extreme
         first = self._binary_tournament()
         if self.crossover_rate > 0 and self._rng.random() < self.crossover_rate:

@@ -406,16 +406,19 @@ class Strategy(ABC):
                 return self._space.validate(config)
         return None
 
-    def unseen_extreme(self) -> dict[str, Any] | None:
-        """The first of ``space.extremes()`` (smallest, largest) not proposed or observed yet.
+    def unseen_extreme(self, sandwich: bool | str) -> dict[str, Any] | None:
+        """The first of ``space.extremes()`` (smallest, largest; only the smallest with
+        ``sandwich="smallest"``, none with False) not proposed or observed yet.
 
         Multi-objective strategies propose these in their initial random phase (``sandwich``):
         the cheapest and the largest model anchor the two ends of an accuracy / cost front.
         Draws nothing from the RNG, so a restored search proposes the same ones.
         """
+        if not sandwich:
+            return None
         if self._extremes is None:
             self._extremes = self._space.extremes()
-        for config in self._extremes:
+        for config in self._extremes[:1] if sandwich == "smallest" else self._extremes:
             if self.is_new(self._space.key(config)):
                 return config
         return None
@@ -583,9 +586,12 @@ def check_population_size(population_size: Any) -> None:
         )
 
 
-def check_bool(value: Any, name: str) -> None:
-    if not isinstance(value, bool):
-        raise StrategyError(f"`{name}` must be True or False, but got {value!r}.")
+def check_sandwich(value: Any) -> None:
+    if not isinstance(value, bool) and value != "smallest":
+        raise StrategyError(
+            f"`sandwich` must be True (the space's smallest and largest configs first), "
+            f"'smallest' or False, but got {value!r}."
+        )
 
 
 def check_rate(value: Any, name: str) -> None:

@@ -195,7 +195,6 @@ def test_focus_first_is_a_single_objective_search_over_function_classes():
         num_initial=3,
         multi_objective="eps",
         focus_first=6,
-        sandwich=False,  # the extremes would come first (tested below)
     )
     # what the focus phase must propose: a single-objective search keyed by function
     alone = PredictorGuided(_function_view(space), objectives=["acc:max"], seed=3, num_initial=3)
@@ -301,14 +300,20 @@ def test_multi_objective_searches_evaluate_the_extremes_first(name):
             out.append(c)
         return s, out
 
-    s, asked = first(2, ["acc:max", "latency:min"])
+    s, asked = first(2, ["acc:max", "latency:min"], sandwich=True)
     assert asked == [small, large]
+    assert first(1, ["acc:max", "latency:min"], sandwich="smallest")[1] == [small]
+    assert first(2, ["acc:max", "latency:min"], sandwich="smallest")[1][1] != large
     # a restored search does not propose them again, and draws the same next config
-    restored = get_strategy(name, space=space, objectives=["acc:max", "latency:min"], seed=5)
+    restored = get_strategy(
+        name, space=space, objectives=["acc:max", "latency:min"], seed=5, sandwich=True
+    )
     restored.load_state_dict(s.state_dict())
     assert restored.ask() == s.ask()
-    assert first(2, ["acc:max", "latency:min"], sandwich=False)[1] != [small, large]
+    assert first(2, ["acc:max", "latency:min"])[1] != [small, large]  # off by default
     if name == "predictor":  # a single objective (the other one a constraint) has no front
-        assert first(2, ["acc:max", "latency <= 10"])[1] != [small, large]
-    with pytest.raises(Exception, match=r"`sandwich` must be True or False, but got 'yes'"):
+        assert first(2, ["acc:max", "latency <= 10"], sandwich=True)[1] != [small, large]
+    with pytest.raises(
+        Exception, match=r"`sandwich` must be True .*'smallest' or False, but got 'yes'"
+    ):
         get_strategy(name, space=space, objectives=["acc:max", "latency:min"], sandwich="yes")
