@@ -248,16 +248,14 @@ class BuiltinSpace(SearchSpace):
     def extremes(self) -> list[dict[str, Any]]:
         """The smallest and largest architectures (see ``SearchSpace.extremes``), trained with
         :meth:`default_training`: the anchors are about size, not about the learning rate."""
-        out: list[dict[str, Any]] = []
-        keys: set[str] = set()
         default = self.default_config()
         neutral = {k: default[k] for k in self._size_neutral if k in default}
-        for config in super().extremes():
-            config = self.validate({**config, **neutral, **self.default_training()})
-            if self.key(config) not in keys:
-                keys.add(self.key(config))
-                out.append(config)
-        return out if len(out) > 1 else []
+        return self._two_ends(
+            [
+                self.validate({**config, **neutral, **self.default_training()})
+                for config in super().extremes()
+            ]
+        )
 
     # -- building ------------------------------------------------------------------------------
     def build(self, config: Mapping[str, Any], *, seed: int | None = None) -> torch.nn.Module:

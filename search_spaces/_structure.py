@@ -581,20 +581,20 @@ class SearchSpace(Struct):
         first; none when no decision is ordered. Spaces that know which of their choices cost
         more override it (``NB201CellSpace``).
         """
-        out: list[dict[str, Any]] = []
-        keys: set[str] = set()
+        out = []
         for high in (False, True):
             try:
-                config = self.validate(
-                    self.repair_node(_extreme(self, high), np.random.default_rng(0))
+                out.append(
+                    self.validate(self.repair_node(_extreme(self, high), np.random.default_rng(0)))
                 )
             except InvalidConfigError:
                 continue
-            key = self.key(config)
-            if key not in keys:
-                keys.add(key)
-                out.append(config)
-        return out if len(out) > 1 else []
+        return self._two_ends(out)
+
+    def _two_ends(self, configs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """``configs`` without repeats (by :meth:`key`), or none if fewer than two remain."""
+        distinct = list({self.key(c): c for c in configs}.values())
+        return distinct if len(distinct) > 1 else []
 
     def decisions(self) -> int:
         """How many mutable decisions the default config has (a size hint for strategies)."""

@@ -25,7 +25,8 @@ class MultiObjectiveEvolution(Strategy):
     The first ``population_size`` configs are random, led with ``sandwich`` by the space's
     smallest and largest configs (``space.extremes()``): the two ends of an accuracy / cost
     front, which random draws and mutation reach late in a large space (on NAS-Bench-201 it
-    did not pay: 0.9946 HV ratio and 13% front recall with it, 0.9949 and 15% without). After that each :meth:`ask` picks two
+    did not pay: 0.9946 HV ratio and 13% front recall with it, 0.9949 and 15% without).
+    After that each :meth:`ask` picks two
     parents by binary tournament (lower non-domination rank wins, then larger crowding
     distance) and proposes their crossover (with probability ``crossover_rate``) or a mutation
     of the first; a child that was seen before is mutated until it is new. Each told result
