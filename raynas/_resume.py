@@ -10,14 +10,18 @@ running). So:
   Tune's experiment state (:func:`saved_trials`, by ``Searcher.restore``), and rebuilt from them
   when it is cut short: finished trials are told with their last results, unfinished ones stay
   pending, ones the experiment state lacks (they never ran) are dropped;
-* Tune's own state files cannot be rebuilt: :func:`check_state_files` reads them before Ray
-  starts and names the one cut short, with how to reuse what was measured (``warm_start``).
+* Tune's own state files cannot be rebuilt, but the driver wrote each one whole (write and
+  rename) into its staging folder under Ray's temp folder before copying it: where that copy is
+  still on disk (a resume on the node that ran the driver), :func:`check_state_files` puts it in
+  place of the one cut short. Otherwise it names the file, with how to reuse what was measured
+  (``warm_start``), before Ray starts.
 """
 
 from __future__ import annotations
 
 import glob
 import os
+import shutil
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -39,28 +43,75 @@ class ResumeError(RaynasError, RuntimeError):
 def check_state_files(path: str) -> str | None:
     """Ready ``path``'s state files for ``Tuner.restore``; returns what was mended, if anything.
 
-    Raises :class:`ResumeError` if a Tune state file is unreadable. The search generator's count
-    of trials and its concurrency limiter's running trials are made to agree with the
-    experiment state: copied at different moments, the limiter could count as running a trial
-    the experiment state never had, which blocks a slot for good (a hang with one slot).
+    A Tune state file cut short is replaced by the driver's whole copy (:func:`staged_copy`);
+    :class:`ResumeError` if there is none. The search generator's count of trials and its
+    concurrency limiter's running trials are made to agree with the experiment state: copied at
+    different moments, the limiter could count as running a trial the experiment state never
+    had, which blocks a slot for good (a hang with one slot).
     """
     experiment = newest(path, EXPERIMENT_STATE)
     if experiment is None:
         return None  # nothing to resume from: Tune says so itself
     files = [(experiment, _load_tune_json)]
     files += [(f, _load_pickle) for f in (newest(path, p) for p in TUNE_PICKLES) if f]
+    mended = []
     for file, load in files:
         problem = read_state(file, load)[1]
-        if problem:
+        if not problem:
+            continue
+        staged = staged_copy(path, file, load)
+        if staged is None:
             raise ResumeError(
                 f"cannot resume {path}: its state file {os.path.basename(file)} is {problem}. "
                 f"A driver killed while it copied its state into the folder leaves such a "
-                f"file; Tune cannot restore the search without it. The candidates already "
-                f"measured are intact: raynas.load_results({path!r}) reads them, and a new "
-                f"search with warm_start={path!r} (YAML: `warm_start: {path}`) continues from "
-                f"them without training them again."
+                f"file; Tune cannot restore the search without it, and the driver's whole "
+                f"copy is not in Ray's temp folder {_ray_temp_dir()} (resumed on another node, "
+                f"or the folder was cleaned). The candidates already measured are intact: "
+                f"raynas.load_results({path!r}) reads them, and a new search with "
+                f"warm_start={path!r} (YAML: `warm_start: {path}`) continues from them "
+                f"without training them again."
             )
-    return _sync_generator(path, saved_trials(path) or [])
+        tmp = os.path.join(path, f".raynas-tmp-{os.path.basename(file)}")
+        shutil.copyfile(staged, tmp)
+        os.replace(tmp, file)
+        mended.append(
+            f"the state file {os.path.basename(file)} was {problem} (the driver was killed "
+            f"while it copied it); the driver's whole copy {staged} took its place"
+        )
+    synced = _sync_generator(path, saved_trials(path) or [])
+    return "; ".join(mended + ([synced] if synced else [])) or None
+
+
+def staged_copy(path: str, file: str, load: Callable[[Any], Any]) -> str | None:
+    """The newest readable copy of ``file`` in a driver staging folder of ``path``'s search.
+
+    Tune stages an experiment's state files in
+    ``<ray temp>/session_*/artifacts/<timestamp>/<experiment>/driver_artifacts/`` under the same
+    names (which carry the driver run's start time), so a name match is the same driver's file.
+    """
+    experiment = os.path.basename(os.path.normpath(path))
+    pattern = os.path.join(
+        glob.escape(_ray_temp_dir()),
+        "session_*",
+        "artifacts",
+        "*",
+        glob.escape(experiment),
+        "driver_artifacts",
+        glob.escape(os.path.basename(file)),
+    )
+    for copy in sorted(glob.glob(pattern), key=os.path.getmtime, reverse=True):
+        if read_state(copy, load)[1] is None:
+            return copy
+    return None
+
+
+def _ray_temp_dir() -> str:
+    """Ray's default temp folder (``RAY_TMPDIR``, ``TMPDIR`` or /tmp, then ``ray``)."""
+    try:
+        from ray._common.utils import get_default_ray_temp_dir
+    except ImportError:  # a Ray that moved it: its long-standing default
+        return os.path.join(os.environ.get("RAY_TMPDIR", "/tmp"), "ray")
+    return get_default_ray_temp_dir()
 
 
 def _sync_generator(path: str, trials: list[SavedTrial]) -> str | None:

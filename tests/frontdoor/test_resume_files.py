@@ -1,4 +1,5 @@
-"""``raynas resume`` reads Tune's state files first: cut short, refused; out of step, mended.
+"""``raynas resume`` reads Tune's state files first: cut short, replaced by the driver's staged
+copy or refused; out of step, mended.
 
 The files are built here as Tune writes them (no Ray runtime), with one damaged at a time.
 """
@@ -102,16 +103,57 @@ def test_a_running_trial_the_limiter_missed_is_counted(tmp_path):
     assert gen["counter"] == 3 and gen["name:ConcurrencyLimiter"]["live_trials"] == {"run3"}
 
 
+def _staging(ray_tmp, folder, session="session_2026-01-01_00-00-00_000000_1"):
+    """The driver staging folder Tune would have used for ``folder``'s search."""
+    staging = ray_tmp / "ray" / session / "artifacts" / SESSION / folder.name / "driver_artifacts"
+    staging.mkdir(parents=True)
+    return staging
+
+
 @pytest.mark.parametrize("name", ["experiment_state", "search_gen_state"])
 @pytest.mark.parametrize("cut", [0, 30])
-def test_a_tune_state_file_cut_short_is_refused_naming_it(tmp_path, name, cut):
-    folder = _folder(tmp_path, {"run3"}, 3)
+def test_a_tune_state_file_cut_short_is_refused_naming_it(tmp_path, monkeypatch, name, cut):
+    monkeypatch.setenv("RAY_TMPDIR", str(tmp_path / "raytmp"))
+    folder = _folder(_mkdir(tmp_path / "exp"), {"run3"}, 3)
     file = folder / f"{name}-{SESSION}.json"
+    staged = _staging(tmp_path / "raytmp", folder) / file.name
+    staged.write_bytes(file.read_bytes()[:7])  # the staging copy is no better: no way back
     file.write_bytes(file.read_bytes()[:cut])
     why = "empty \\(0 bytes\\)" if cut == 0 else "unreadable \\(30 bytes: "
-    with pytest.raises(ResumeError, match=rf"its state file {file.name} is {why}.*warm_start="):
+    with pytest.raises(
+        ResumeError, match=rf"its state file {file.name} is {why}.*raytmp/ray.*warm_start="
+    ):
         check_state_files(str(folder))
     assert len(file.read_bytes()) == cut  # nothing rewritten
+
+
+@pytest.mark.parametrize("name", ["experiment_state", "search_gen_state"])
+def test_a_state_file_cut_short_is_replaced_by_the_drivers_staged_copy(tmp_path, monkeypatch, name):
+    # seen in CI: SIGKILLed while Tune copied search_gen_state-*.json, the file was left empty;
+    # the driver had written it whole into its staging folder under /tmp/ray first
+    monkeypatch.setenv("RAY_TMPDIR", str(tmp_path / "raytmp"))
+    folder = _folder(_mkdir(tmp_path / "exp"), {"run3"}, 3)
+    file = folder / f"{name}-{SESSION}.json"
+    whole = file.read_bytes()
+    older = _staging(tmp_path / "raytmp", folder, "session_2025-12-31_00-00-00_000000_1")
+    (older / file.name).write_bytes(b"")  # an older session's copy, cut short too: skipped
+    (_staging(tmp_path / "raytmp", folder) / file.name).write_bytes(whole)
+    _staging(tmp_path / "raytmp", tmp_path / "other")  # another search's folder: not looked at
+    file.write_bytes(b"")
+    said = check_state_files(str(folder))
+    assert said is not None and f"{file.name} was empty (0 bytes)" in said, said
+    assert "driver_artifacts" in said
+    assert file.read_bytes() == whole
+    assert saved_trials(str(folder))[0][0] == "done1"
+    assert sorted(p.name for p in folder.iterdir()) == sorted(
+        [f"experiment_state-{SESSION}.json", f"search_gen_state-{SESSION}.json"]
+    )  # no temporary file left behind
+    assert check_state_files(str(folder)) is None
+
+
+def _mkdir(path):
+    path.mkdir()
+    return path
 
 
 def test_a_folder_without_tune_state_is_left_to_tune(tmp_path):
