@@ -316,6 +316,16 @@ def multi_objective(args: argparse.Namespace, methods: list[str]) -> None:
             f"{100 * figs[:, 2].mean():.1f}% | {secs:.1f} |"
         )
 
+    if args.dump:
+        runs = [
+            {"method": m, "seed": s, "rows": [int(r) for r in rows], "seconds": t}
+            for m, s, rows, t in results
+        ]
+        for run in runs:
+            run["hv_ratio"], run["front_recall"], _ = mo_figures(run["rows"], b)
+        with open(args.dump, "w") as f:
+            json.dump({"front": sorted(int(i) for i in b["front"]), "runs": runs}, f)
+
 
 def speed(args: argparse.Namespace, methods: list[str]) -> None:
     """ask() and tell() time after 10,000 told results (cell-keyed space: 15,625 distinct)."""
@@ -527,6 +537,13 @@ def main(argv: Sequence[str] | None = None) -> None:
         help="override a raynas strategy's argument, e.g. predictor.local_rate=1.0",
     )
     p.add_argument("--jobs", type=int, default=1, help="worker processes")
+    p.add_argument(
+        "--dump",
+        default=None,
+        metavar="PATH",
+        help="write every multi-objective run (method, seed, table rows asked in order, HV "
+        "ratio, front recall, the true front's rows) to PATH as JSON",
+    )
     p.add_argument("--tune", action="store_true", help="run the strategies through tune.Tuner")
     p.add_argument("--tune-storage", default="/tmp/raynas_search_efficiency")
     args = p.parse_args(argv)
