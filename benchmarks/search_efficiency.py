@@ -27,6 +27,7 @@ the table's true Pareto-front cells that were evaluated, and of their isomorphis
 The predictor runs there as `PredictorGuided(multi_objective="eps", focus_first=budget // 3)`
 (`MO_STRATEGY_ARGS`): a single-objective search finds the accurate end of the front, then an
 epsilon-constraint walk goes down it; `--set predictor.focus_first=0` etc. override that.
+`--dump runs.json` keeps every run's asked rows, to see which front cells each seed found.
 
 Speed part: ask() and tell() times of each strategy after 10,000 told results (every cell keyed
 apart, so 15,625 distinct configs): median, mean and max over `--speed-reps` asks.
