@@ -71,9 +71,7 @@ def check_state_files(path: str) -> str | None:
                 f"warm_start={path!r} (YAML: `warm_start: {path}`) continues from them "
                 f"without training them again."
             )
-        tmp = os.path.join(path, f".raynas-tmp-{os.path.basename(file)}")
-        shutil.copyfile(staged, tmp)
-        os.replace(tmp, file)
+        _replace(file, lambda tmp, staged=staged: shutil.copyfile(staged, tmp))
         mended.append(
             f"the state file {os.path.basename(file)} was {problem} (the driver was killed "
             f"while it copied it); the driver's whole copy {staged} took its place"
@@ -136,16 +134,25 @@ def _sync_generator(path: str, trials: list[SavedTrial]) -> str | None:
     made, state["counter"] = state["counter"], len(trials)
     import ray.cloudpickle as cloudpickle
 
-    tmp = os.path.join(path, f".raynas-tmp-{os.path.basename(file)}")
-    with open(tmp, "wb") as f:
-        cloudpickle.dump(state, f)
-    os.replace(tmp, file)
+    def dump(tmp: str) -> None:
+        with open(tmp, "wb") as f:
+            cloudpickle.dump(state, f)
+
+    _replace(file, dump)
     return (
         f"Tune's search state and experiment state were saved at different moments: the "
         f"search had made {made} trials, the experiment state has {len(trials)}; "
         f"{len(lost)} running trials it lacks are dropped and {len(missing)} it has are "
         f"counted as running, so the budget is spent on trials Tune knows"
     )
+
+
+def _replace(file: str, write: Callable[[str], Any]) -> None:
+    """Rewrite ``file`` whole or not at all: ``write`` fills a temporary file beside it, which
+    then takes its name (a kill in between leaves the old file)."""
+    tmp = os.path.join(os.path.dirname(file), f".raynas-tmp-{os.path.basename(file)}")
+    write(tmp)
+    os.replace(tmp, file)
 
 
 def saved_trials(folder: str) -> list[SavedTrial] | None:
