@@ -19,6 +19,7 @@ running). So:
 
 from __future__ import annotations
 
+import functools
 import glob
 import os
 import shutil
@@ -71,7 +72,7 @@ def check_state_files(path: str) -> str | None:
                 f"warm_start={path!r} (YAML: `warm_start: {path}`) continues from them "
                 f"without training them again."
             )
-        _replace(file, lambda tmp, staged=staged: shutil.copyfile(staged, tmp))
+        _replace(file, functools.partial(shutil.copyfile, staged))
         mended.append(
             f"the state file {os.path.basename(file)} was {problem} (the driver was killed "
             f"while it copied it); the driver's whole copy {staged} took its place"
