@@ -15,7 +15,8 @@ class DataParallelTrainable(NASTrainable):
 
     The Tune trial runs a light driver (``driver_cpus`` CPUs, 0.1 by default) that launches a
     ``TorchTrainer`` of ``num_workers`` workers; each worker runs the same candidate life cycle
-    as :class:`NASTrainable` with Lightning's ``RayDDPStrategy`` and reports every epoch with
+    as :class:`NASTrainable` with a DDP strategy wired to Ray Train's ranks (see
+    :func:`ray_ddp_plugins`) and reports every epoch with
     ``ray.train.report``, which Ray's ``TuneReportCallback`` forwards to the Tune trial (so ASHA
     and the searchers see the same :data:`REPORTED_METRICS`). Rank 0 writes the checkpoints. The
     Train run is named after the trial, so a retried trial's Train run resumes from the run's
@@ -143,8 +144,6 @@ class DataParallelTrainable(NASTrainable):
 
     def _train_loop(self, config: Mapping[str, Any]) -> None:
         """What every Train worker runs: the candidate life cycle with the DDP strategy."""
-        from ray.train.lightning import RayDDPStrategy, RayLightningEnvironment
-
         from raynas.evaluation._reporters import TrainReporter
         from raynas.evaluation._runner import run_candidate
 
@@ -159,8 +158,7 @@ class DataParallelTrainable(NASTrainable):
             module_factory=self.module_factory,
             accelerator="gpu" if self.use_gpu else "cpu",
             devices="auto",
-            strategy=RayDDPStrategy(find_unused_parameters=False),
-            plugins=[RayLightningEnvironment()],
+            **ray_ddp_plugins(),
             num_threads=self.settings.num_threads or max(1, int(self.cpus_per_worker)),
             trainer_kwargs=self.trainer_kwargs,
         )
@@ -170,3 +168,59 @@ class DataParallelTrainable(NASTrainable):
             f"DataParallelTrainable(space={type(self.space).__name__}, "
             f"num_workers={self.num_workers}, use_gpu={self.use_gpu}, settings={self.settings})"
         )
+
+
+def ray_ddp_plugins() -> dict[str, Any]:
+    """``strategy`` and ``plugins`` for a Lightning ``Trainer`` on a Ray Train worker (DDP).
+
+    What ``ray.train.lightning.RayDDPStrategy`` and ``RayLightningEnvironment`` do (device,
+    ranks and sampler from the Ray Train context), built on ``pytorch_lightning``, the package
+    raynas's modules and trainers come from. Ray's own classes subclass ``lightning.pytorch``
+    whenever the ``lightning`` package is installed too, and a ``pytorch_lightning.Trainer``
+    refuses them ("You selected an invalid strategy name"), so they are not used.
+    """
+    import pytorch_lightning as pl
+    import ray.train
+    import ray.train.torch
+    import torch
+    from pytorch_lightning.plugins.environments import LightningEnvironment
+
+    class RayTrainDDPStrategy(pl.strategies.DDPStrategy):
+        """DDP on the worker's device, sampling the worker's shard."""
+
+        @property
+        def root_device(self) -> torch.device:
+            return ray.train.torch.get_device()
+
+        @property
+        def distributed_sampler_kwargs(self) -> dict[str, Any]:
+            return {"num_replicas": self.world_size, "rank": self.global_rank}
+
+    class RayTrainEnvironment(LightningEnvironment):
+        """Ranks and world size from the Ray Train context, which owns the process group."""
+
+        def world_size(self) -> int:
+            return ray.train.get_context().get_world_size()
+
+        def global_rank(self) -> int:
+            return ray.train.get_context().get_world_rank()
+
+        def local_rank(self) -> int:
+            return ray.train.get_context().get_local_rank()
+
+        def node_rank(self) -> int:
+            return ray.train.get_context().get_node_rank()
+
+        def set_world_size(self, size: int) -> None:
+            pass  # the Train context is the source of truth
+
+        def set_global_rank(self, rank: int) -> None:
+            pass
+
+        def teardown(self) -> None:
+            pass
+
+    return {
+        "strategy": RayTrainDDPStrategy(find_unused_parameters=False),
+        "plugins": [RayTrainEnvironment()],
+    }

@@ -85,6 +85,44 @@ def test_data_parallel_request_shape():
     assert scaling.resources_per_worker == {"CPU": 2.0, "GPU": 1.0}
 
 
+def test_data_parallel_workers_use_pytorch_lightning_strategy_objects(monkeypatch):
+    """Ray's RayDDPStrategy subclasses `lightning.pytorch` when the `lightning` package is
+    installed beside `pytorch_lightning` (seen on a GPU machine), and raynas's Trainer refused
+    it; the workers' strategy and environment are pytorch_lightning's own classes."""
+    import pytorch_lightning as pl
+    import ray.train
+    import ray.train.torch
+    from pytorch_lightning.plugins.environments import ClusterEnvironment
+
+    from raynas.evaluation._distributed import ray_ddp_plugins
+
+    class Context:  # rank 3 of 4 on the second node
+        def get_world_size(self):
+            return 4
+
+        def get_world_rank(self):
+            return 3
+
+        def get_local_rank(self):
+            return 1
+
+        def get_node_rank(self):
+            return 1
+
+    monkeypatch.setattr(ray.train, "get_context", Context)
+    monkeypatch.setattr(ray.train.torch, "get_device", lambda: torch.device("cpu"))
+    plugins = ray_ddp_plugins()
+    strategy, (env,) = plugins["strategy"], plugins["plugins"]
+    assert isinstance(strategy, pl.strategies.DDPStrategy)
+    assert isinstance(env, ClusterEnvironment)
+    env.set_world_size(1), env.set_global_rank(0)  # ignored: the Train context decides
+    assert (env.world_size(), env.global_rank(), env.local_rank(), env.node_rank()) == (4, 3, 1, 1)
+    trainer = pl.Trainer(accelerator="cpu", devices=1, logger=False, **plugins)
+    assert trainer.strategy is strategy and trainer.strategy.cluster_environment is env
+    assert strategy.root_device == torch.device("cpu")
+    assert strategy.distributed_sampler_kwargs == {"num_replicas": 4, "rank": 3}
+
+
 @pytest.mark.parametrize(
     ("kwargs", "expected"),
     [
