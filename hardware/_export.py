@@ -115,6 +115,40 @@ def _to_tensor(x: np.ndarray, dtype: str, device: Any) -> Any:
     return torch.from_numpy(np.ascontiguousarray(x)).to(device=device, dtype=_torch_dtype(dtype))
 
 
+@contextlib.contextmanager
+def full_fp32(device: Any) -> Iterator[None]:
+    """Run float32 convolutions and matrix products of a CUDA device in IEEE float32 inside.
+
+    torch runs cuDNN convolutions in TF32 (10-bit mantissa) by default on Ampere and newer
+    GPUs, so the reference outputs of a model that lives on the GPU (a candidate just trained
+    there) differ from the float32 ONNX graph by far more than the parity tolerance. The
+    previous settings come back on exit; CPU devices are left alone.
+    """
+    import torch
+
+    if getattr(device, "type", device) != "cuda":
+        yield
+        return
+    # torch's backend modules set these attributes at run time (mypy cannot see them)
+    conv: Any = getattr(torch.backends.cudnn, "conv", None)
+    rnn: Any = getattr(torch.backends.cudnn, "rnn", None)
+    matmul: Any = torch.backends.cuda.matmul
+    if hasattr(conv, "fp32_precision"):  # torch >= 2.9; mixing it with allow_tf32 is an error
+        saved = conv.fp32_precision, rnn.fp32_precision, matmul.fp32_precision
+        conv.fp32_precision = rnn.fp32_precision = matmul.fp32_precision = "ieee"
+        try:
+            yield
+        finally:
+            conv.fp32_precision, rnn.fp32_precision, matmul.fp32_precision = saved
+        return
+    saved_legacy = torch.backends.cudnn.allow_tf32, matmul.allow_tf32
+    torch.backends.cudnn.allow_tf32 = matmul.allow_tf32 = False
+    try:
+        yield
+    finally:
+        torch.backends.cudnn.allow_tf32, matmul.allow_tf32 = saved_legacy
+
+
 def _flatten_outputs(out: Any) -> list[np.ndarray]:
     import torch
 
@@ -276,7 +310,7 @@ def export_onnx(
         sample = make_input(input_shape, batch_size, dtype, seed)
         x = _to_tensor(sample, dtype, _model_device(model))
         try:
-            with torch.no_grad():
+            with torch.no_grad(), full_fp32(x.device):
                 outputs = _flatten_outputs(model(x))
         except ExportError:
             raise

@@ -23,6 +23,21 @@ def test_torchscript_export_static_batch_parity_and_training_flag():
     assert res.sample_input.shape == (3, 1, 8, 8)
 
 
+def test_reference_outputs_of_a_gpu_model_are_computed_in_ieee_float32():
+    """torch runs cuDNN convolutions in TF32 by default, which made a candidate trained on an
+    H200 fail the float32 parity check (max |diff| 0.066); the reference runs in IEEE float32."""
+    conv, matmul = torch.backends.cudnn.conv, torch.backends.cuda.matmul
+    before = conv.fp32_precision, matmul.fp32_precision
+    with export_mod.full_fp32(torch.device("cuda", 0)):
+        assert (conv.fp32_precision, matmul.fp32_precision) == ("ieee", "ieee")
+    assert (conv.fp32_precision, matmul.fp32_precision) == before
+    with pytest.raises(RuntimeError), export_mod.full_fp32(torch.device("cuda")):
+        raise RuntimeError("the forward failed")
+    assert (conv.fp32_precision, matmul.fp32_precision) == before  # restored on errors too
+    with export_mod.full_fp32(torch.device("cpu")):  # CPU math is IEEE already: untouched
+        assert (conv.fp32_precision, matmul.fp32_precision) == before
+
+
 def test_eval_mode_restored_also_for_eval_models():
     model = tiny_cnn().eval()
     export_onnx(model, input_shape=(1, 8, 8), exporter="torchscript")
