@@ -96,7 +96,8 @@ def run_job(job: Mapping[str, Any]) -> dict[str, Any]:
     feeds = make_inputs(session, target, np.random.default_rng(0))
     ref = job.get("reference")
     if ref is not None and target.quantization is None:
-        diff = parity(session, ref)
+        rtol, atol = target.tolerance(used, float(ref["rtol"]), float(ref["atol"]))
+        diff = parity(session, {**ref, "rtol": rtol, "atol": atol})
         out["parity_max_abs_diff"] = diff["max_abs_diff"]
         if not diff["ok"]:
             out.update(feasible=False, reason=diff["reason"])

@@ -26,6 +26,11 @@ GPU_DEVICE_TYPES = {
     "MIGraphXExecutionProvider": "cuda",
     "DmlExecutionProvider": "dml",
 }
+# Providers that run float32 convolutions and matrix products in TF32 (10-bit mantissa) by
+# default on Ampere and newer GPUs: their outputs are checked against torch's float32 with
+# TF32_TOLERANCE. onnxruntime's CUDA provider stops with the option use_tf32="0".
+TF32_PROVIDERS = ("CUDAExecutionProvider", "TensorrtExecutionProvider")
+TF32_TOLERANCE = (1e-2, 1e-3)
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.\-]*")
 # Fields that change what a measurement means; the others (timeouts, checks) do not.
 _FINGERPRINT_EXCLUDE = {"timeout_s", "verify_provider", "local_fallback"}
@@ -104,6 +109,10 @@ class HardwareTarget:
             to (recorded in ``Measurement.provider``) instead of raising.
         verify_provider: check the provider against this machine's onnxruntime at construction.
             Turn off for a target whose device sits on another node (it is then checked there).
+        parity_tolerance: ``(rtol, atol)`` of the check of the ONNX outputs against torch on
+            this target (atol is scaled by the largest output); ``None``: the input dtype's
+            tolerance, widened to :data:`TF32_TOLERANCE` on providers that compute float32 in
+            TF32 (:data:`TF32_PROVIDERS`; CUDA unless ``provider_options={"use_tf32": "0"}``).
         resource: Ray resource that marks the node holding the device; default ``hw:<name>``.
         local_fallback: when no Ray node advertises ``resource``, measure on the local node
             (serialized per device by a file lock). Turn off for devices on other nodes, so a
@@ -142,6 +151,7 @@ class HardwareTarget:
     quantization: str | None = None
     allow_fallback: bool = False
     verify_provider: bool = True
+    parity_tolerance: tuple[float, float] | None = None
     resource: str | None = None
     local_fallback: bool = True
 
@@ -221,6 +231,24 @@ class HardwareTarget:
                 f"`io_binding` of HardwareTarget must be None, True or False, "
                 f"but got {self.io_binding!r}."
             )
+        tol = self.parity_tolerance
+        if tol is not None:
+            if (
+                not isinstance(tol, (tuple, list))
+                or len(tol) != 2
+                or any(
+                    isinstance(t, bool)
+                    or not isinstance(t, (int, float))
+                    or not math.isfinite(t)
+                    or t < 0
+                    for t in tol
+                )
+            ):
+                raise TargetError(
+                    "`parity_tolerance` of HardwareTarget must be None or (rtol, atol), two "
+                    f"finite numbers >= 0, but got {tol!r}."
+                )
+            set_(self, "parity_tolerance", (float(tol[0]), float(tol[1])))
         if self.resource is None:
             set_(self, "resource", f"hw:{self.name}")
         elif not isinstance(self.resource, str) or not self.resource:
@@ -251,6 +279,25 @@ class HardwareTarget:
             "onnxruntime package built for it, or pass allow_fallback=True to measure with "
             "what onnxruntime falls back to."
         )
+
+    def tolerance(self, provider: str, rtol: float, atol: float) -> tuple[float, float]:
+        """``(rtol, atol)`` of the parity check when the session runs on ``provider``.
+
+        ``rtol``/``atol`` are the input dtype's; see ``parity_tolerance``.
+
+        Example:
+            >>> HardwareTarget(name="gpu", provider="CUDAExecutionProvider",
+            ...                verify_provider=False).tolerance("CUDAExecutionProvider", 1e-3, 1e-4)
+            (0.01, 0.001)
+        """
+        if self.parity_tolerance is not None:
+            return self.parity_tolerance
+        tf32 = provider in TF32_PROVIDERS and not (
+            provider == "CUDAExecutionProvider" and self.options.get("use_tf32") == "0"
+        )
+        if tf32:
+            return max(rtol, TF32_TOLERANCE[0]), max(atol, TF32_TOLERANCE[1])
+        return rtol, atol
 
     @property
     def options(self) -> dict[str, str]:
@@ -305,5 +352,7 @@ class HardwareTarget:
     def fingerprint(self) -> str:
         """A short hash of everything that changes what a measurement means (cache key)."""
         d = {k: v for k, v in self.to_dict().items() if k not in _FINGERPRINT_EXCLUDE}
+        if d.get("parity_tolerance") is None:  # the default keeps earlier caches' keys
+            d.pop("parity_tolerance", None)
         blob = json.dumps(d, sort_keys=True, default=str).encode()
         return hashlib.sha256(blob).hexdigest()[:16]

@@ -125,6 +125,22 @@ def test_parity_mismatch_in_measure_is_infeasible():
     assert m.parity_max_abs_diff is not None and m.parity_max_abs_diff > 1.0
 
 
+def test_parity_tolerance_of_the_target_decides_a_tf32_sized_difference():
+    """Outputs off by 0.3% (what TF32 math gives) fail the float32 tolerance and pass a target's
+    ``parity_tolerance``; the measurement reports the difference either way."""
+    model = torch.nn.Linear(4, 3)
+    common = dict(
+        input_shape=(4,), exporter="torchscript", energy="off", min_runs=3, min_seconds=0.0
+    )
+    res = export_onnx(model, input_shape=(4,), exporter="torchscript")
+    off = dict(res.reference(), outputs=[res.torch_outputs[0] * 1.003])
+    strict = measure(model, HardwareTarget(name="cpu", **common), job_extra={"reference": off})
+    assert not strict.feasible and "rtol=0.001, atol=0.0001" in strict.reason
+    tf32 = HardwareTarget(name="cpu", parity_tolerance=(1e-2, 1e-3), **common)
+    loose = measure(model, tf32, job_extra={"reference": off})
+    assert loose.feasible and loose.parity_max_abs_diff == pytest.approx(strict.parity_max_abs_diff)
+
+
 def test_bad_arguments():
     with pytest.raises(
         ValueError,

@@ -54,6 +54,11 @@ def test_defaults_and_resource():
         ({"io_binding": "on"}, r"`io_binding` .* None, True or False, but got 'on'"),
         ({"resource": ""}, r"`resource` .* non-empty str, but got ''"),
         ({"provider_options": 5}, r"`provider_options` .* mapping .* but got 5"),
+        (
+            {"parity_tolerance": (1e-3,)},
+            r"`parity_tolerance` .* None or \(rtol, atol\), two finite numbers >= 0, but got",
+        ),
+        ({"parity_tolerance": (1e-3, -1)}, r"`parity_tolerance` .* but got \(0.001, -1\)"),
     ],
 )
 def test_validation_names_field_value_and_rule(kwargs, match):
@@ -81,6 +86,24 @@ def test_fallback_and_remote_targets_are_accepted():
     with pytest.raises(ProviderUnavailableError, match="TensorrtExecutionProvider"):
         r.check_provider(["CPUExecutionProvider"])
     assert r.check_provider(["TensorrtExecutionProvider"]) is True
+
+
+def test_parity_tolerance_follows_the_provider_that_runs_the_session():
+    fp32, fp16 = (1e-3, 1e-4), (1e-2, 1e-2)
+    cuda = HardwareTarget(name="gpu", provider="CUDAExecutionProvider", verify_provider=False)
+    assert cuda.tolerance("CUDAExecutionProvider", *fp32) == (1e-2, 1e-3)  # TF32 by default
+    assert cuda.tolerance("CUDAExecutionProvider", *fp16) == (1e-2, 1e-2)  # never tighter
+    assert cuda.tolerance("CPUExecutionProvider", *fp32) == fp32  # fell back to the CPU
+    ieee = HardwareTarget.from_dict(cuda.to_dict(), provider_options={"use_tf32": 0})
+    assert ieee.tolerance("CUDAExecutionProvider", *fp32) == fp32
+    trt = HardwareTarget(name="trt", provider="TensorrtExecutionProvider", verify_provider=False)
+    assert trt.tolerance("TensorrtExecutionProvider", *fp32) == (1e-2, 1e-3)
+    own = HardwareTarget(name="cpu", parity_tolerance=[0.05, 0])
+    assert own.parity_tolerance == (0.05, 0.0)
+    assert own.tolerance("CPUExecutionProvider", *fp32) == (0.05, 0.0)
+    assert HardwareTarget.from_dict(own.to_dict()) == own
+    # a tolerance changes which candidates are feasible: it is part of the cache key
+    assert own.fingerprint() != HardwareTarget(name="cpu").fingerprint()
 
 
 def test_dict_round_trip_pickle_and_fingerprint():
