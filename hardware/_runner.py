@@ -2,7 +2,7 @@
 
 onnxruntime runs candidates' graphs in native code: a graph that loops for ever or a provider
 that crashes would hang or kill the caller. Measurements therefore run in a child process
-(``python -m raynas.hardware._worker``) that talks to the parent over two pipes. The child is
+(:func:`raynas.hardware._worker.main`, on this process's ``sys.path``) that talks to the parent over two pipes. The child is
 kept between measurements (starting Python and importing onnxruntime costs ~0.5 s); a
 measurement that exceeds its timeout kills it, a crash is noticed as a closed pipe, and the next
 measurement starts a fresh child. Plain ``subprocess`` rather than ``multiprocessing`` so the
@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import json
 import os
 import pickle
 import re
@@ -64,6 +65,15 @@ def read_message(fd: int, timeout_s: float | None = None) -> Any:
     return pickle.loads(_read_exact(fd, size, deadline))
 
 
+_SYS_PATH_ENV = "RAYNAS_PARENT_SYS_PATH"
+_BOOTSTRAP = (
+    "import json, os, sys; "
+    f"sys.path[:] = json.loads(os.environ.pop({_SYS_PATH_ENV!r})); "
+    "from raynas.hardware._worker import main; "
+    "sys.exit(main(sys.argv[1:]))"
+)
+
+
 class ProcessRunner:
     """Runs ``fn(payload)`` in a kept-alive child process, with a timeout per call.
 
@@ -93,16 +103,23 @@ class ProcessRunner:
     def _start(self) -> None:
         p2c_r, p2c_w = os.pipe()
         c2p_r, c2p_w = os.pipe()
-        cmd = [self.python, "-m", "raynas.hardware._worker", str(p2c_r), str(c2p_w)]
+        # The child imports raynas from where this process did: it takes this sys.path before
+        # its first import (``-m`` would put the working directory first, and a checkout's
+        # ``raynas/`` folder there, not the installed package, would be measured with).
+        env = {**os.environ, _SYS_PATH_ENV: json.dumps(sys.path)}
+        cmd = [self.python, "-c", _BOOTSTRAP, str(p2c_r), str(c2p_w)]
         try:
             self._proc = subprocess.Popen(
-                cmd, pass_fds=(p2c_r, c2p_w), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL
+                cmd,
+                pass_fds=(p2c_r, c2p_w),
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                env=env,
             )
         finally:
             os.close(p2c_r)
             os.close(c2p_w)
         self._rfd, self._wfd = c2p_r, p2c_w
-        write_message(self._wfd, [p for p in sys.path if p])
         try:
             tag, _ = read_message(self._rfd, self.startup_timeout_s)
         except (TimeoutError, EOFError) as exc:

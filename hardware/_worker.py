@@ -1,8 +1,9 @@
-"""Entry point of the measuring process: ``python -m raynas.hardware._worker READ_FD WRITE_FD``.
+"""The measuring process: :func:`main` runs with ``READ_FD WRITE_FD`` (started by
+:class:`~raynas.hardware._runner.ProcessRunner` with the parent's ``sys.path``).
 
 Reads ``(function, payload)`` messages from ``READ_FD``, runs ``function(payload)`` and writes
 ``("ok", result)`` or ``("error", exception, type name, message, traceback)`` to ``WRITE_FD``.
-The first message is the parent's ``sys.path``. Exits when the parent closes its end.
+Exits when the parent closes its end.
 """
 
 from __future__ import annotations
@@ -20,13 +21,6 @@ def main(argv: list[str]) -> int:
 
     rfd, wfd = int(argv[0]), int(argv[1])
     _die_with_parent()
-    try:
-        paths = read_message(rfd)
-    except EOFError:
-        return 0
-    for p in reversed(paths):
-        if p not in sys.path:
-            sys.path.insert(0, p)
     _warm_up()
 
     write_message(wfd, ("ready", os.getpid()))

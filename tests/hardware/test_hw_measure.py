@@ -204,3 +204,21 @@ def test_runner_pickles_as_settings_and_reports_errors():
     finally:
         r2.close()
     assert r2.pid is None
+
+
+def test_measuring_process_imports_raynas_from_where_its_parent_did(tmp_path, monkeypatch):
+    """Seen on a GPU machine: a script run from a source checkout, with raynas installed as a
+    wheel, started its measuring process with `python -m` in the checkout, whose `raynas/`
+    folder shadowed the installed package, and the process did not start. The child now
+    takes the parent's sys.path: a decoy `raynas` in the working directory is never seen."""
+    import raynas
+
+    decoy = tmp_path / "raynas"
+    decoy.mkdir()
+    (decoy / "__init__.py").write_text("raise ImportError('the decoy raynas was imported')\n")
+    monkeypatch.chdir(tmp_path)
+    r = ProcessRunner(startup_timeout_s=60.0)
+    try:
+        assert r.run(hw_fakes.raynas_location, None, timeout_s=60) == ("ok", raynas.__file__)
+    finally:
+        r.close()
