@@ -20,7 +20,9 @@ def get_datamodule(data: Any, **kwargs: Any) -> Any:
     Args:
         data: a name from :data:`DATAMODULES` (``"digits"``, ``"mnist1d"``), a tuple
             ``(x, y)`` of numpy arrays (wrapped in an :class:`ArrayDataModule`), or a user's own
-            ``LightningDataModule`` (returned as is).
+            ``LightningDataModule`` (returned as is; one of the ``lightning`` package,
+            ``import lightning as L``, is wrapped so that raynas's ``pytorch_lightning``
+            Trainer runs it).
         **kwargs: passed to the dataset class (``seed``, ``val_fraction``, ``batch_size``...).
 
     Raises:
@@ -46,6 +48,10 @@ def get_datamodule(data: Any, **kwargs: Any) -> Any:
         return ArrayDataModule(data[0], data[1], **kwargs)
     import pytorch_lightning as pl
 
+    from raynas.data._lightning import LightningPackageDataModule, is_lightning_package_datamodule
+
+    if is_lightning_package_datamodule(data):
+        data = LightningPackageDataModule(data)  # `import lightning as L`: trained by pl
     if isinstance(data, pl.LightningDataModule):
         if kwargs:
             raise DataError(

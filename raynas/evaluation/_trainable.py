@@ -277,7 +277,9 @@ def _is_datamodule(obj: Any) -> bool:
         import pytorch_lightning as pl
     except ImportError:  # pragma: no cover - a dependency
         return False
-    return isinstance(obj, pl.LightningDataModule)
+    from raynas.data._lightning import is_lightning_package_datamodule
+
+    return isinstance(obj, pl.LightningDataModule) or is_lightning_package_datamodule(obj)
 
 
 def _seq(value: Any) -> tuple[Any, ...]:
