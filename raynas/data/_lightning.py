@@ -30,11 +30,33 @@ _HOOKS = (
 )
 
 
+def is_lightning_package(obj: Any, cls_name: str) -> bool:
+    """Whether ``obj`` is an instance of ``lightning.pytorch.<cls_name>`` (``Callback``,
+    ``LightningModule``...), the ``lightning`` package's copy (never imports ``lightning``)."""
+    module = sys.modules.get("lightning.pytorch")
+    cls = getattr(module, cls_name, None)
+    return isinstance(cls, type) and isinstance(obj, cls)
+
+
 def is_lightning_package_datamodule(obj: Any) -> bool:
     """Whether ``obj`` is a ``lightning.pytorch`` DataModule (never imports ``lightning``)."""
-    module = sys.modules.get("lightning.pytorch")
-    cls = getattr(module, "LightningDataModule", None)
-    return cls is not None and isinstance(obj, cls)
+    return is_lightning_package(obj, "LightningDataModule")
+
+
+def refuse_lightning_package(obj: Any, cls_name: str, what: str) -> None:
+    """Raise ``EvaluationError`` when ``obj`` (named ``what``) comes from ``lightning.pytorch``.
+
+    raynas's Trainer is ``pytorch_lightning``'s, which refuses the ``lightning`` package's
+    modules and callbacks with a message that does not say why.
+    """
+    if is_lightning_package(obj, cls_name):
+        from raynas.evaluation.errors import EvaluationError
+
+        raise EvaluationError(
+            f"{what} is a `lightning.pytorch.{cls_name}` ({type(obj).__name__}, from "
+            f"`import lightning as L`), but raynas trains with `pytorch_lightning`; subclass "
+            f"`pytorch_lightning.{cls_name}` instead (the same class, the other package)."
+        )
 
 
 class LightningPackageDataModule(pl.LightningDataModule):

@@ -207,6 +207,12 @@ def run_candidate(
             if is_out_of_memory(e):
                 return fail(f"out of memory while building: {_describe(e)}")
             return fail(f"build failed: {_describe(e)}")
+        if module_factory is not None:  # the user's code, not the candidate: raise
+            from raynas.data._lightning import refuse_lightning_package
+
+            refuse_lightning_package(
+                module, "LightningModule", "the module `module_factory` returned"
+            )
         try:
             static["params"] = count_params(network)
             static["flops"] = count_flops(network, example_input(datamodule))

@@ -144,6 +144,12 @@ class NASTrainable:
         self.objectives = list(objectives)
         self.module_factory = module_factory
         self.trainer_kwargs = dict(trainer_kwargs or {})
+        callbacks = self.trainer_kwargs.get("callbacks") or []
+        if callbacks:
+            from raynas.data._lightning import refuse_lightning_package
+
+            for i, cb in enumerate(callbacks if isinstance(callbacks, list) else [callbacks]):
+                refuse_lightning_package(cb, "Callback", f"`trainer_kwargs.callbacks[{i}]`")
         self.data_kwargs = dict(data_kwargs or {})
         self._data_factory: Callable[[], Any] | None = None
         self.datamodule: Any = None

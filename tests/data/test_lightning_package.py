@@ -101,3 +101,34 @@ def test_nas_trainable_and_search_accept_it():
     # a factory returning one is called in each trial, then wrapped the same way
     lazy = NASTrainable(TinyMLPSpace(), UserDigits, max_epochs=1)
     assert isinstance(lazy.get_datamodule(), LightningPackageDataModule)
+
+
+def test_lightning_package_modules_and_callbacks_are_refused_naming_the_fix():
+    from raynas.evaluation import EvaluationError
+
+    class Printer(L.Callback):
+        pass
+
+    with pytest.raises(
+        EvaluationError,
+        match=r"`trainer_kwargs.callbacks\[0\]` is a `lightning.pytorch.Callback` \(Printer, .*"
+        r"subclass `pytorch_lightning.Callback` instead",
+    ):
+        NASTrainable(TinyMLPSpace(), "digits", trainer_kwargs={"callbacks": [Printer()]})
+
+    class UserModule(L.LightningModule):
+        def __init__(self, config):
+            super().__init__()
+            self.net = torch.nn.Linear(64, 10)
+
+    config = {"width": 64, "depth": 1, "dropout": 0.0, "learning_rate": 0.01, "batch_size": 32}
+    with pytest.raises(EvaluationError, match=r"the module `module_factory` returned is a "):
+        run_candidate(
+            config,
+            space=TinyMLPSpace(),
+            datamodule=get_datamodule("digits"),
+            reporter=InMemoryReporter(),
+            module_factory=UserModule,
+            settings=EvaluationSettings(max_epochs=1),
+            num_threads=1,
+        )
