@@ -129,6 +129,10 @@ def supernet_trainable(
     """
     from ray import tune
 
+    from raynas.data._lightning import refuse_lightning_package
+
+    for i, cb in enumerate(callbacks):
+        refuse_lightning_package(cb, "Callback", f"`callbacks[{i}]` of supernet_trainable")
     config = dict(config)
     method = config.get("method", "darts")
     epochs = config.get("epochs", 10)

@@ -132,3 +132,13 @@ def test_lightning_package_modules_and_callbacks_are_refused_naming_the_fix():
             settings=EvaluationSettings(max_epochs=1),
             num_threads=1,
         )
+
+
+def test_supernet_trainable_refuses_a_lightning_package_callback():
+    from raynas.evaluation import EvaluationError
+    from raynas.oneshot import supernet_trainable
+    from raynas.search_spaces import NB201CellSpace
+
+    space = NB201CellSpace(input_shape=(1, 8, 8), num_classes=10, channels=4, cells_per_stage=1)
+    with pytest.raises(EvaluationError, match=r"`callbacks\[0\]` of supernet_trainable is a "):
+        supernet_trainable({"epochs": 1}, space=space, data="digits", callbacks=[L.Callback()])
