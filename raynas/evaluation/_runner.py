@@ -266,7 +266,13 @@ def run_candidate(
         }
         if plugins:
             kwargs["plugins"] = list(plugins)
-        kwargs.update(trainer_kwargs or {})
+        extra = dict(trainer_kwargs or {})
+        user_callbacks = extra.pop("callbacks", None) or []
+        kwargs.update(extra)
+        # the user's callbacks run beside raynas's reporting one, never instead of it
+        if not isinstance(user_callbacks, (list, tuple)):
+            user_callbacks = [user_callbacks]
+        kwargs["callbacks"] = [callback, *user_callbacks]
         trainer = pl.Trainer(**kwargs)
 
         with reporter.latest_checkpoint() as restore_dir:

@@ -232,3 +232,29 @@ def test_a_user_datamodule_gets_the_batch_size_and_train_fraction():
     assert reporter.reports[-1]["train_steps"] == 5  # half of 1000 / 100
     assert dm.batch_size == 10  # the user's object itself is left as it was
     assert math.isfinite(reporter.reports[-1]["val_loss"])
+
+
+def test_user_callbacks_in_trainer_kwargs_run_beside_the_reporting_one():
+    """`trainer_kwargs={"callbacks": [...]}` replaced raynas's reporting callback: the
+    candidate trained and reported nothing. Both run now."""
+    from raynas.data import get_datamodule
+
+    class EpochCounter(pl.Callback):
+        epochs = 0
+
+        def on_train_epoch_end(self, trainer, pl_module):
+            EpochCounter.epochs += 1
+
+    reporter = InMemoryReporter()
+    config = {"width": 32, "depth": 1, "dropout": 0.0, "learning_rate": 0.01, "batch_size": 64}
+    run_candidate(
+        config,
+        space=TinyMLPSpace(),
+        datamodule=get_datamodule("digits"),
+        reporter=reporter,
+        settings=EvaluationSettings(max_epochs=2),
+        trainer_kwargs={"callbacks": [EpochCounter()]},
+        num_threads=1,
+    )
+    assert EpochCounter.epochs == 2
+    assert [r["epoch"] for r in reporter.reports] == [1, 2] and reporter.reports[-1]["feasible"]
