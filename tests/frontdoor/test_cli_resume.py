@@ -119,17 +119,22 @@ def test_a_search_killed_with_sigkill_resumes_and_finishes_its_budget(tmp_path) 
     # it knows of a trial's checkpoints lags the trial's own reports by at most one report
     env["TUNE_GLOBAL_CHECKPOINT_S"] = "0"
     exp = storage / "killed"
-    driver = subprocess.Popen(
-        [sys.executable, "-m", "raynas", "run", cfg],
-        env=env,
-        start_new_session=True,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    log = tmp_path / "driver.log"
+    with open(log, "wb") as out:
+        driver = subprocess.Popen(
+            [sys.executable, "-m", "raynas", "run", cfg],
+            env=env,
+            start_new_session=True,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
     deadline = time.time() + 400
     try:
         while time.time() < deadline and len(_finished_trials(exp, epochs)) < 2:
-            assert driver.poll() is None, "the search ended before it could be killed"
+            assert driver.poll() is None, (
+                f"the search ended (exit code {driver.returncode}) before it could be killed; "
+                f"its output ends:\n{log.read_text()[-3000:]}"
+            )
             time.sleep(0.5)
     finally:
         with contextlib.suppress(ProcessLookupError):
