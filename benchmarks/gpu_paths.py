@@ -95,12 +95,11 @@ def part_nvml(seconds: float) -> None:
     print(f"GPU: {torch.cuda.get_device_name(0)}; {len(samples)} power samples")
     print("| window | NVML meter W | sampled W | ratio meter/sampled |")
     print("| --- | --- | --- | --- |")
-    print(
-        f"| idle {seconds:.0f} s | {idle_w:.1f} | {idle_sampled:.1f} | {idle_w / idle_sampled:.3f} |"
-    )
-    print(
-        f"| load {elapsed:.1f} s | {load_w:.1f} | {load_sampled:.1f} | {load_w / load_sampled:.3f} |"
-    )
+    for window, meter_w, driver_w in (
+        (f"idle {seconds:.0f} s", idle_w, idle_sampled),
+        (f"load {elapsed:.1f} s", load_w, load_sampled),
+    ):
+        print(f"| {window} | {meter_w:.1f} | {driver_w:.1f} | {meter_w / driver_w:.3f} |")
     print(f"load: {tflops:.0f} TFLOP/s bf16, {net_j:.3f} J per run of 8 products over idle")
     for name, ratio in (("idle", idle_w / idle_sampled), ("load", load_w / load_sampled)):
         if not 0.8 <= ratio <= 1.25:

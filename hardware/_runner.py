@@ -2,11 +2,12 @@
 
 onnxruntime runs candidates' graphs in native code: a graph that loops for ever or a provider
 that crashes would hang or kill the caller. Measurements therefore run in a child process
-(:func:`raynas.hardware._worker.main`, on this process's ``sys.path``) that talks to the parent over two pipes. The child is
-kept between measurements (starting Python and importing onnxruntime costs ~0.5 s); a
-measurement that exceeds its timeout kills it, a crash is noticed as a closed pipe, and the next
-measurement starts a fresh child. Plain ``subprocess`` rather than ``multiprocessing`` so the
-parent's ``__main__`` (a Ray worker, a notebook, pytest) is never re-imported.
+(:func:`raynas.hardware._worker.main`, on this process's ``sys.path``) that talks to the parent
+over two pipes. The child is kept between measurements (starting Python and importing
+onnxruntime costs ~0.5 s); a measurement that exceeds its timeout kills it, a crash is noticed
+as a closed pipe, and the next measurement starts a fresh child. Plain ``subprocess`` rather
+than ``multiprocessing`` so the parent's ``__main__`` (a Ray worker, a notebook, pytest) is
+never re-imported.
 """
 
 from __future__ import annotations
