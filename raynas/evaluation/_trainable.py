@@ -148,7 +148,9 @@ class NASTrainable:
         if callbacks:
             from raynas.data._lightning import refuse_lightning_package
 
-            for i, cb in enumerate(callbacks if isinstance(callbacks, list) else [callbacks]):
+            for i, cb in enumerate(
+                callbacks if isinstance(callbacks, (list, tuple)) else [callbacks]
+            ):
                 refuse_lightning_package(cb, "Callback", f"`trainer_kwargs.callbacks[{i}]`")
         self.data_kwargs = dict(data_kwargs or {})
         self._data_factory: Callable[[], Any] | None = None
