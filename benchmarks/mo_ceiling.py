@@ -23,8 +23,8 @@ The shipped ``PredictorGuided`` (``hvi``, and ``pnd`` where asked) runs on the s
 
 ``--radii 1,2`` widens the scheme's candidates to the cells within two edge changes of the
 observed front: whether the one-edge neighbourhood, rather than the surrogate, is what limits
-recall (with ``exact`` values a wider neighbourhood can only help; with an online surrogate it
-also brings more cells the surrogate ranks wrongly). Measured (6 seeds, ``hvi``): ``exact``
+recall (with ``exact`` values the wider set only adds cells ranked right; with an online
+surrogate it also adds cells the surrogate overrates). Measured (6 seeds, ``hvi``): ``exact``
 finds 37.8% of the front at radius 1 and 90.1% at radius 2; ``online ridge`` 12.6% and 6.3%.
 
 Usage (from the project root)::
