@@ -174,6 +174,15 @@ class PredictorGuided(Strategy):
             refitted only every 10 or more results (from 500 results on by default), each kind
             of candidates (local, pool) is generated and ranked once per fit and proposed best
             first until the next fit, so :meth:`ask` stays cheap in long searches.
+        extra_features: a callable ``config -> list of floats`` whose values join
+            ``space.features(config)`` as inputs of the regressors, such as a zero-cost proxy
+            (:class:`raynas.proxies.Synflow`). It is called once per distinct config the search
+            ranks (cached by ``space.key``), so it must be cheap; a value that is not finite
+            counts as unknown (the observed mean). The regressors learn how much it tells about
+            each objective from the search's results.
+        extra_weight: each extra feature is standardized over the observed configs and scaled
+            to this standard deviation; the larger, the less a ridge regressor shrinks its
+            coefficient against the space's 0/1 features.
 
     Example:
         >>> from raynas.search_spaces import SearchSpace, Choice
@@ -213,6 +222,8 @@ class PredictorGuided(Strategy):
         restart_radius: float = 2.0,
         focus_first: int = 0,
         sandwich: bool | str = False,
+        extra_features: Callable[[Mapping[str, Any]], Sequence[float]] | None = None,
+        extra_weight: float = 3.0,
     ) -> None:
         self.multi_objective_acquisition = multi_objective  # read by _check_objectives
         super().__init__(space, objectives=objectives, seed=seed)
@@ -236,6 +247,18 @@ class PredictorGuided(Strategy):
                 f"`regressor` must be one of {list(REGRESSORS)} or a callable seed -> "
                 f"regressor, but got {regressor!r}."
             )
+        if extra_features is not None and not callable(extra_features):
+            raise StrategyError(
+                f"`extra_features` must be a callable config -> list of floats (e.g. "
+                f"raynas.proxies.Synflow(space)) or None, but got {extra_features!r}."
+            )
+        if (
+            isinstance(extra_weight, bool)
+            or not isinstance(extra_weight, (int, float))
+            or not extra_weight > 0
+            or not math.isfinite(extra_weight)
+        ):
+            raise StrategyError(f"`extra_weight` must be a number > 0, but got {extra_weight!r}.")
         if not isinstance(regressor, str) and not callable(regressor):
             raise StrategyError(f"`regressor` must be a str or a callable, got {regressor!r}.")
         if acquisition not in ACQUISITIONS:
@@ -290,6 +313,9 @@ class PredictorGuided(Strategy):
         self.restart_radius = float(restart_radius)
         self.focus_first = focus_first
         self.sandwich = sandwich
+        self.extra_features = extra_features
+        self.extra_weight = float(extra_weight)
+        self._n_extra: int | None = None  # length of extra_features' output, once seen
         self._features: list[np.ndarray] = []
         self._reset()
 
@@ -319,6 +345,8 @@ class PredictorGuided(Strategy):
         self._queues: dict[str, tuple[tuple[Any, ...], list[tuple[str, dict[str, Any]]]]] = {}
         self._shared: dict[int, float] = {}  # objective -> within-class variance, if shared
         self._residual: np.ndarray | None = None  # per modelled objective, at the last fit
+        # extra_features' columns: offset and scale making them zero-mean, extra_weight-std
+        self._extra_shift: tuple[np.ndarray, np.ndarray] | None = None
         self._focus: PredictorGuided | None = None  # the first objective's search (focus_first)
 
     def _observe(self, obs: Observation, index: int, replaced: bool) -> None:
@@ -435,6 +463,8 @@ class PredictorGuided(Strategy):
                 refit_every=self.refit_every,
                 patience=self.patience,
                 restart_radius=self.restart_radius,
+                extra_features=self.extra_features,
+                extra_weight=self.extra_weight,
             )
         return self._focus
 
@@ -464,6 +494,8 @@ class PredictorGuided(Strategy):
         """Fit the ensembles on the first ``n`` observations with models seeded from ``seed``."""
         rng = np.random.default_rng(seed)
         x_all = np.asarray(self._features[:n])
+        self._fit_extra_shift(x_all)
+        x_all = self._inputs(x_all)
         obs = self._observations[:n]
         fid = np.array([o.fidelity for o in obs], dtype=float)
         # results of several fidelities: the fidelity is an input, candidates are predicted at 1.0
@@ -559,6 +591,7 @@ class PredictorGuided(Strategy):
     def _predict(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Mean and spread of each modelled objective's loss: arrays of shape (n, k)."""
         assert self._models is not None
+        x = self._inputs(x)
         if self._fidelity_input:
             x = np.column_stack([x, np.ones(len(x))])
         means, stds = [], []
@@ -619,8 +652,57 @@ class PredictorGuided(Strategy):
         if x is None:
             if len(self._encodings) > 100_000:
                 self._encodings.clear()
-            x = self._encodings[key] = self._space.features(config)
+            x = self._space.features(config)
+            if self.extra_features is not None:
+                x = np.concatenate([x, self._extra(config)])
+            self._encodings[key] = x
         return x
+
+    def _extra(self, config: Mapping[str, Any]) -> np.ndarray:
+        """``extra_features(config)`` as floats; a value that is not finite becomes NaN."""
+        assert self.extra_features is not None
+        raw = self.extra_features(config)
+        try:
+            values = np.asarray(raw, dtype=float).reshape(-1)
+        except (TypeError, ValueError):
+            raise StrategyError(
+                f"`extra_features` must return a list of floats, but returned {raw!r} for "
+                f"{dict(config)!r}."
+            ) from None
+        if self._n_extra is None:
+            self._n_extra = len(values)
+        elif len(values) != self._n_extra:
+            raise StrategyError(
+                f"`extra_features` returned {len(values)} values for {dict(config)!r} but "
+                f"{self._n_extra} before; it must return the same number for every config."
+            )
+        values[~np.isfinite(values)] = np.nan
+        return values
+
+    def _inputs(self, x: np.ndarray) -> np.ndarray:
+        """Rows of ``_encode`` as the models see them: extra features standardized."""
+        if self._extra_shift is None:
+            return x
+        offset, scale = self._extra_shift
+        k = len(offset)
+        x = x.copy()
+        extra = (x[:, -k:] - offset) * scale
+        extra[np.isnan(extra)] = 0.0  # unknown: the observed mean
+        x[:, -k:] = extra
+        return x
+
+    def _fit_extra_shift(self, x: np.ndarray) -> None:
+        """Standardize the extra features over the observations the models are fitted on."""
+        k = self._n_extra or 0
+        if self.extra_features is None or not k or not len(x):
+            self._extra_shift = None
+            return
+        extra = x[:, -k:]
+        with np.errstate(all="ignore"):
+            offset = np.where(np.isnan(extra).all(axis=0), 0.0, np.nanmean(extra, axis=0))
+            sd = np.nan_to_num(np.nanstd(extra, axis=0))
+        scale = np.where(sd > 0, self.extra_weight / np.where(sd > 0, sd, 1.0), 0.0)
+        self._extra_shift = (np.nan_to_num(offset), scale)
 
     def _mutations(self, config: Mapping[str, Any], count: int, max_steps: int) -> list[dict]:
         out = []
