@@ -179,7 +179,11 @@ class PredictorGuided(Strategy):
             (:class:`raynas.proxies.Synflow`). It is called once per distinct config the search
             ranks (cached by ``space.key``), so it must be cheap; a value that is not finite
             counts as unknown (the observed mean). The regressors learn how much it tells about
-            each objective from the search's results.
+            each objective from the search's results. The focus phase (``focus_first``) does
+            without them: on NAS-Bench-201 synflow ranks 12-epoch accuracy poorly on its own
+            (Spearman 0.36) and led one of 10 single-objective focus searches into a local
+            optimum, while in the two-objective walk it helps (``benchmarks/search_efficiency.py
+            --proxy synflow``).
         extra_weight: each extra feature is standardized over the observed configs and scaled
             to this standard deviation; the larger, the less a ridge regressor shrinks its
             coefficient against the space's 0/1 features.
@@ -223,7 +227,7 @@ class PredictorGuided(Strategy):
         focus_first: int = 0,
         sandwich: bool | str = False,
         extra_features: Callable[[Mapping[str, Any]], Sequence[float]] | None = None,
-        extra_weight: float = 3.0,
+        extra_weight: float = 10.0,
     ) -> None:
         self.multi_objective_acquisition = multi_objective  # read by _check_objectives
         super().__init__(space, objectives=objectives, seed=seed)
@@ -463,8 +467,6 @@ class PredictorGuided(Strategy):
                 refit_every=self.refit_every,
                 patience=self.patience,
                 restart_radius=self.restart_radius,
-                extra_features=self.extra_features,
-                extra_weight=self.extra_weight,
             )
         return self._focus
 

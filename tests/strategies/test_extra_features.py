@@ -100,12 +100,12 @@ def test_extra_features_survive_the_state_round_trip():
     assert a.ask() == b.ask()
 
 
-def test_the_focus_search_gets_the_extra_features():
+def test_the_focus_search_does_without_the_extra_features_and_the_walk_uses_them():
     seen = []
 
     def proxy(config):
         seen.append(dict(config))
-        return [0.0]
+        return [float(config["b"])]
 
     from raynas.testing import small_space
 
@@ -114,14 +114,17 @@ def test_the_focus_search_gets_the_extra_features():
         space,
         objectives=["score:max", "cost:min"],
         seed=0,
-        focus_first=10,
+        focus_first=8,
         extra_features=proxy,
         **SMALL,
     )
     for _ in range(8):
         c = s.ask()
         s.tell(c, synthetic_metrics(space, c))
-    assert s._focus is not None and s._focus.extra_features is proxy and seen
+    n = len(space.features(c))
+    assert s._focus is not None and s._focus.extra_features is None
+    assert {len(x) for x in s._focus._features} == {n}
+    assert {len(x) for x in s._features} == {n + 1} and seen  # what the walk's models take
 
 
 @pytest.mark.parametrize(
