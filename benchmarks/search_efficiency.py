@@ -31,7 +31,7 @@ epsilon-constraint walk goes down it; `--set predictor.focus_first=0` etc. overr
 
 `--proxy synflow` gives the predictor's surrogate one more input, each cell's log synflow
 (`raynas.proxies.Synflow` on the NAS-Bench-201 CIFAR network, computed once for the whole table
-into `--proxy-cache`: about 5 minutes on 2 cores, then read back). It is a zero-cost proxy: no
+into `--proxy-cache`: about 7 minutes on 2 cores, then read back). It is a zero-cost proxy: no
 training and no data, what a real search computes for each candidate it ranks (about 35 ms a
 cell on one core), so queries still count trainings only; but the peers get nothing like it,
 so report these runs apart from the default protocol.
