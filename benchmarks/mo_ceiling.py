@@ -211,15 +211,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         help="neighbourhood radii of the local search's candidates (edge changes), e.g. 1,2",
     )
     a = p.parse_args(argv)
-    args = argparse.Namespace(
-        table=a.table,
-        latency=a.latency,
-        signal=a.signal,
-        report=a.signal,
-        mo_cost=a.mo_cost,
-        dedup="cell",
-        repeats="count",
-    )
+    args = se.table_args(a)
     kinds = [k.strip() for k in a.kinds.split(",") if k.strip()]
     for k in kinds:
         if k not in ["predictor (shipped)", *KINDS]:

@@ -107,6 +107,20 @@ def make_space(dedup: str) -> Any:
     )
 
 
+def table_args(a: argparse.Namespace) -> argparse.Namespace:
+    """What :func:`load` needs, for scripts that take ``--table``, ``--latency``, ``--signal`` and
+    ``--mo-cost`` of their own: every cell keyed apart, as in the multi-objective part."""
+    return argparse.Namespace(
+        table=a.table,
+        latency=a.latency,
+        signal=a.signal,
+        report=a.signal,
+        mo_cost=a.mo_cost,
+        dedup="cell",
+        repeats="count",
+    )
+
+
 def load(args: argparse.Namespace) -> dict[str, Any]:
     """Load the tables once per process."""
     if _BENCH.get("args") == vars(args):
