@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+import itertools
 import json
 import re
 from collections.abc import Mapping, Sequence
@@ -115,6 +117,38 @@ def unique_cell_str(ops: Mapping[str, str]) -> str:
     return nodes[3]
 
 
+def _path_encoding(cell: Mapping[str, str], ops: Sequence[str]) -> np.ndarray:
+    """BANANAS' path encoding of ``{edge_key: op}`` over ``ops`` (see ``path_encode``)."""
+    live = [op for op in ops if op != "none"]
+    blocks = []
+    for path in _PATHS:
+        block = np.zeros(len(live) ** len(path))
+        if all(cell[e] != "none" for e in path):
+            index = 0
+            for e in path:
+                index = index * len(live) + live.index(cell[e])
+            block[index] = 1.0
+        blocks.append(block)
+    return np.concatenate(blocks)
+
+
+@functools.lru_cache(maxsize=8)
+def _class_features(ops: tuple[str, ...]) -> dict[str, np.ndarray]:
+    """Each isomorphism class's mean cell features (each edge's op one-hot, then the path
+    encoding) over its cells, by :func:`unique_cell_str`, for the cells over ``ops``."""
+    sums: dict[str, np.ndarray] = {}
+    counts: dict[str, int] = {}
+    for cell_ops in itertools.product(ops, repeat=len(EDGES)):
+        cell = dict(zip(EDGES, cell_ops, strict=True))
+        onehot = np.zeros((len(EDGES), len(ops)))
+        onehot[np.arange(len(EDGES)), [ops.index(op) for op in cell_ops]] = 1.0
+        x = np.concatenate([onehot.ravel(), _path_encoding(cell, ops)])
+        k = unique_cell_str(cell)
+        sums[k] = sums[k] + x if k in sums else x
+        counts[k] = counts.get(k, 0) + 1
+    return {k: sums[k] / counts[k] for k in sums}
+
+
 class NB201CellSpace(BuiltinSpace):
     """The NAS-Bench-201 cell, stacked into the NAS-Bench-201 network, plus training values.
 
@@ -143,6 +177,10 @@ class NB201CellSpace(BuiltinSpace):
             PyTorch): there isomorphic cells differ in latency and energy, and each is a config
             of its own. :meth:`function_key` stays isomorphism-aware either way, so a
             predictor can still share what it learnt about accuracy between them.
+        function_features: whether :meth:`features` (a predictor's inputs) ends with
+            :meth:`function_features`, the features isomorphic cells share; None (the
+            default): where ``merge_isomorphic`` is False, the space whose configs include
+            isomorphic cells.
 
     Example:
         >>> space = NB201CellSpace(input_shape=(1, 8, 8), num_classes=10, channels=4,
@@ -168,6 +206,7 @@ class NB201CellSpace(BuiltinSpace):
         optimizer: Domain | str | None = None,
         epochs: Domain | int | None = None,
         merge_isomorphic: bool = True,
+        function_features: bool | None = None,
     ) -> None:
         self.channels = check_int(channels, "channels", low=1)
         if not isinstance(merge_isomorphic, bool):
@@ -175,6 +214,14 @@ class NB201CellSpace(BuiltinSpace):
                 f"`merge_isomorphic` must be True or False, but got {merge_isomorphic!r}."
             )
         self.merge_isomorphic = merge_isomorphic
+        if function_features is not None and not isinstance(function_features, bool):
+            raise SpaceDefinitionError(
+                f"`function_features` must be True, False or None (on where "
+                f"`merge_isomorphic` is False), but got {function_features!r}."
+            )
+        self.with_function_features = (
+            not merge_isomorphic if function_features is None else function_features
+        )
         self.cells_per_stage = check_int(cells_per_stage, "cells_per_stage", low=0)
         if isinstance(ops, str) or not isinstance(ops, Sequence) or len(ops) == 0:
             raise SpaceDefinitionError(
@@ -264,22 +311,29 @@ class NB201CellSpace(BuiltinSpace):
         through a ``none`` edge carries nothing, so its block stays zero. Unlike the one-hot of
         each edge alone, this sees which ops actually reach the output, and in which order.
         """
-        config = self.validate(config)
-        live = [op for op in self.ops if op != "none"]
-        blocks = []
-        for path in _PATHS:
-            block = np.zeros(len(live) ** len(path))
-            if all(config[e] != "none" for e in path):
-                index = 0
-                for e in path:
-                    index = index * len(live) + live.index(config[e])
-                block[index] = 1.0
-            blocks.append(block)
-        return np.concatenate(blocks)
+        return _path_encoding(self.validate(config), self.ops)
+
+    def function_features(self, config: Mapping[str, Any]) -> np.ndarray:
+        """Features of what the cell computes: each edge's op one-hot, then :meth:`path_encode`,
+        averaged over the cell's isomorphism class (the cells over ``ops`` with its
+        :meth:`cell_key`).
+
+        Isomorphic cells get equal values, whatever dead or relabelled operations they carry,
+        so a predictor learns the accuracy of a function from any of its cells and sees it
+        in the features their twins share, while the cell's own features say what its network
+        runs (what its latency depends on). Computed for all the space's cells on first use
+        (about a second for the five ops).
+        """
+        return _class_features(self.ops)[unique_cell_str(self.validate(config))].copy()
 
     def features(self, config: Mapping[str, Any]) -> np.ndarray:
-        """:meth:`encode` followed by :meth:`path_encode`, for performance predictors."""
-        return np.concatenate([self.encode(config), self.path_encode(config)])
+        """:meth:`encode` followed by :meth:`path_encode` and, where the space was built with
+        ``function_features`` (by default where ``merge_isomorphic`` is False), by
+        :meth:`function_features`: the inputs of performance predictors."""
+        parts = [self.encode(config), self.path_encode(config)]
+        if self.with_function_features:
+            parts.append(self.function_features(config))
+        return np.concatenate(parts)
 
     # -- defaults and building -----------------------------------------------------------------
     def default_arch(self) -> dict[str, Any]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 
+import numpy as np
 import pytest
 
 from raynas.search_spaces import (
@@ -406,3 +407,47 @@ def test_the_onnx_export_drops_dead_operations_so_isomorphic_cells_measure_alike
         graph = onnx.load_model_from_string(_export_dynamo(model, torch.zeros(1, 1, 8, 8), 18))
         graphs.append(sorted(n.op_type for n in graph.graph.node))
     assert graphs[0] == graphs[1]
+
+
+def test_function_features_are_shared_by_isomorphic_cells_only():
+    # node 2 is dead in both (its output edge is `none`): same function, different networks
+    a = "|skip_connect~0|+|nor_conv_1x1~0|nor_conv_1x1~1|+|skip_connect~0|none~1|none~2|"
+    b = "|skip_connect~0|+|nor_conv_3x3~0|avg_pool_3x3~1|+|skip_connect~0|none~1|none~2|"
+    other = (
+        "|skip_connect~0|+|nor_conv_1x1~0|nor_conv_1x1~1|+|skip_connect~0|none~1|skip_connect~2|"
+    )
+    space = small(merge_isomorphic=False)
+    ca, cb, co = (space.from_arch_str(s) for s in (a, b, other))
+    assert space.cell_key(ca) == space.cell_key(cb) != space.cell_key(co)
+    fa, fb, fo = (space.function_features(c) for c in (ca, cb, co))
+    assert (fa == fb).all() and (fa != fo).any()
+
+    # the mean over the class: the class of `a` holds cells with every op on node 2's edges
+    def own(s: str) -> np.ndarray:
+        onehot = [[op == o for o in OPS] for op in cell(s).values()]
+        return np.concatenate([np.ravel(onehot), space.path_encode(space.from_arch_str(s))])
+
+    twins = [s for s in ALL_STRS if space.cell_key(space.from_arch_str(s)) == space.cell_key(ca)]
+    assert len(twins) > 2 and a in twins and b in twins
+    assert fa.shape == (6 * 5 + 100,)
+    assert np.allclose(fa, np.mean([own(t) for t in twins], axis=0))
+    # a cell alone in its class: its own one-hot and paths
+    assert (space.function_features(space.from_arch_str(BEST_CELL)) == own(BEST_CELL)).all()
+
+
+def test_features_end_with_function_features_where_isomorphic_cells_are_apart():
+    apart, merged = small(merge_isomorphic=False), small()
+    c = apart.from_arch_str(BEST_CELL)
+    f = apart.features(c)
+    assert f.shape == (apart.encode_len + 100 + 130,)
+    assert (f[apart.encode_len + 100 :] == apart.function_features(c)).all()
+    assert merged.features(c).shape == (merged.encode_len + 100,)
+    assert small(function_features=True).features(c).shape == f.shape
+    assert small(merge_isomorphic=False, function_features=False).features(c).shape == (
+        merged.encode_len + 100,
+    )
+    # a subset of ops: the classes are those of the smaller space
+    three = small(ops=("none", "skip_connect", "nor_conv_3x3"), function_features=True)
+    assert three.function_features(three.from_arch_str(BEST_CELL)).shape == (6 * 3 + 2 + 4 + 4 + 8,)
+    with pytest.raises(SpaceDefinitionError, match="function_features.*'yes'"):
+        small(function_features="yes")
