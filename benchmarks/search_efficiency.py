@@ -24,9 +24,11 @@ Multi-objective part: validation accuracy vs `--mo-cost` latency (`lat_ms_pixel3
 `--mo-budget` queries: hypervolume of the evaluated cells in (1 - acc/100, latency / max latency)
 with reference (1, 1), divided by the hypervolume of the whole table, and front recall (share of
 the table's true Pareto-front cells that were evaluated, and of their isomorphism classes).
-The predictor runs there as `PredictorGuided(multi_objective="eps", focus_first=budget // 3)`
-(`MO_STRATEGY_ARGS`): a single-objective search finds the accurate end of the front, then an
-epsilon-constraint walk goes down it; `--set predictor.focus_first=0` etc. override that.
+The predictor runs there as `PredictorGuided(multi_objective="pnd", focus_first=budget // 3)`
+(`MO_STRATEGY_ARGS`): a single-objective search finds the accurate end of the front, then each
+query is the front neighbour most likely to be non-dominated; the space keys cells apart, so
+its features include each cell's function features (`NB201CellSpace.function_features`:
+isomorphic cells share them). `--set predictor.multi_objective='"eps"'` etc. override that.
 `--dump runs.json` keeps every run's asked rows, to see which front cells each seed found.
 
 `--proxy synflow` gives the predictor's surrogate one more input, each cell's log synflow
@@ -75,9 +77,10 @@ STRATEGY_ARGS: dict[str, dict[str, Any]] = {
     "evolution": {"population_size": 10, "sample_size": 3},
 }
 #: ... and in the multi-objective part, where `focus_first` is a third of the budget: the
-#: predictor first finds the accurate end of the front alone, then walks down it.
+#: predictor first finds the accurate end of the front alone, then asks, among the front's
+#: neighbours, the likeliest to be non-dominated ("pnd").
 MO_STRATEGY_ARGS: dict[str, dict[str, Any]] = {
-    "predictor": {"multi_objective": "eps", "focus_first": 1 / 3},
+    "predictor": {"multi_objective": "pnd", "focus_first": 1 / 3},
 }
 
 

@@ -100,9 +100,10 @@ class PredictorGuided(Strategy):
     scalarization per ask; ``"pnd"``, the probability that no observed config dominates the
     candidate, with each prediction spread by the ensemble's disagreement and the models'
     residual. ``"pnd"`` aims every query at configs likely to lie on the true front, which pays
-    when the surrogate is good (a predictor trained beforehand, say); with models fitted on the
-    search's own few hundred results it has not beaten ``"hvi"`` (``benchmarks/mo_ceiling.py``
-    measures both); ``"eps"`` (two objectives), an epsilon-constraint walk along the observed
+    when the surrogate is good (a predictor trained beforehand, say, or on NAS-Bench-201 one
+    that takes ``NB201CellSpace.function_features``: 0.9968 hypervolume ratio and 26.7% of the
+    front where ``"eps"`` without them gets 0.9950 and 26.1%; ``benchmarks/mo_ceiling.py``
+    measures the acquisitions apart); ``"eps"`` (two objectives), an epsilon-constraint walk along the observed
     front: each ask picks one gap of the front, between a point and the next one in the second
     objective, at random in proportion to the first objective's gap (the last point, the best in
     the first objective, weighs as the front's spread in it), and proposes the candidate with the
