@@ -105,7 +105,9 @@ def _finished_trials(exp: Path, epochs: int) -> dict[str, list[dict]]:
 @pytest.mark.slow
 @pytest.mark.timeout(900)
 def test_a_search_killed_with_sigkill_resumes_and_finishes_its_budget(tmp_path) -> None:
-    budget, epochs = 6, 3
+    # a digits MLP trains an epoch in about 0.05 s: with 3 epochs all 6 trials could finish
+    # between two polls; with 40 the last two start only after the second pair has trained
+    budget, epochs = 6, 40
     storage = tmp_path / "runs"
     cfg = _write(
         tmp_path, CONFIG.format(name="killed", budget=budget, epochs=epochs, storage=storage)
@@ -135,7 +137,7 @@ def test_a_search_killed_with_sigkill_resumes_and_finishes_its_budget(tmp_path) 
                 f"the search ended (exit code {driver.returncode}) before it could be killed; "
                 f"its output ends:\n{log.read_text()[-3000:]}"
             )
-            time.sleep(0.5)
+            time.sleep(0.1)
     finally:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(driver.pid, signal.SIGKILL)  # the driver and the Ray it started
