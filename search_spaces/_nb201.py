@@ -133,6 +133,18 @@ def _path_encoding(cell: Mapping[str, str], ops: Sequence[str]) -> np.ndarray:
 
 
 @functools.lru_cache(maxsize=8)
+def _class_cells(ops: tuple[str, ...]) -> dict[str, list[tuple[str, ...]]]:
+    """The cells over ``ops`` (their ops in ``EDGES`` order) of each isomorphism class, by
+    :func:`unique_cell_str`."""
+    out: dict[str, list[tuple[str, ...]]] = {}
+    for cell_ops in itertools.product(ops, repeat=len(EDGES)):
+        out.setdefault(unique_cell_str(dict(zip(EDGES, cell_ops, strict=True))), []).append(
+            cell_ops
+        )
+    return out
+
+
+@functools.lru_cache(maxsize=8)
 def _class_features(ops: tuple[str, ...]) -> dict[str, np.ndarray]:
     """Each isomorphism class's mean cell features (each edge's op one-hot, then the path
     encoding) over its cells, by :func:`unique_cell_str`, for the cells over ``ops``."""
@@ -289,6 +301,21 @@ class NB201CellSpace(BuiltinSpace):
         rest = {k: v for k, v in config.items() if k not in EDGES}
         rest["cell"] = unique_cell_str(config)
         return json.dumps(rest, sort_keys=True, separators=(",", ":"))
+
+    def equivalents(self, config: Mapping[str, Any]) -> list[dict[str, Any]]:
+        """The other cells over ``ops`` isomorphic to ``config``'s (same :meth:`cell_key`),
+        with its training values: the same function, with other dead or relabelled operations,
+        hence another latency. Empty with ``merge_isomorphic``, where they share the key."""
+        config = self.validate(config)
+        if self.merge_isomorphic:
+            return []
+        rest = {k: v for k, v in config.items() if k not in EDGES}
+        own = tuple(config[e] for e in EDGES)
+        return [
+            {**dict(zip(EDGES, cell, strict=True)), **rest}
+            for cell in _class_cells(self.ops)[unique_cell_str(config)]
+            if cell != own
+        ]
 
     def extremes(self) -> list[dict[str, Any]]:
         """The cheapest cell (every edge the cheapest op of ``ops``, ``none`` by default: the cell

@@ -535,6 +535,16 @@ class SearchSpace(Struct):
         """
         return self.key(config)
 
+    def equivalents(self, config: Mapping[str, Any]) -> list[dict[str, Any]]:
+        """The other configs with ``config``'s :meth:`function_key` that :meth:`key` tells
+        apart (by default none: a space that knows its equivalent configs lists them).
+
+        They compute the same function at a different hardware cost, so with several objectives
+        a predictor (``PredictorGuided(twins=True)``) ranks them next to a front config's
+        neighbours: the cheapest twin of a front config may dominate it.
+        """
+        return []
+
     def encode(self, config: Mapping[str, Any]) -> np.ndarray:
         """A fixed-length numeric vector (length :attr:`encode_len`) for predictors."""
         return np.asarray(self.encode_node(self.validate(config)), dtype=np.float64)

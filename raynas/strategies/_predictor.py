@@ -181,6 +181,12 @@ class PredictorGuided(Strategy):
             (``space.extremes()``) first (True), the smallest alone (``"smallest"``), or
             neither (False), in place of random initial ones; after the focus phase when
             ``focus_first`` > 0.
+        twins: with several objectives, probability that a step of the Pareto local search
+            ranks the unseen equivalents (``space.equivalents``: the same function, e.g. an
+            isomorphic NAS-Bench-201 cell with other dead operations, at another cost) of the
+            configs of the first two non-dominated ranks with the front's one-decision
+            neighbours (True: 1.0). False (default): the
+            neighbours alone.
         refit_every: refit after this many new results; ``None`` refits after every result
             while fewer than 100 were told, then after every ``n // 50``. When the models are
             refitted only every 10 or more results (from 500 results on by default), each kind
@@ -239,6 +245,7 @@ class PredictorGuided(Strategy):
         restart_radius: float = 2.0,
         focus_first: int = 0,
         sandwich: bool | str = False,
+        twins: bool | float = False,
         extra_features: Callable[[Mapping[str, Any]], Sequence[float]] | None = None,
         extra_weight: float = 10.0,
     ) -> None:
@@ -256,6 +263,10 @@ class PredictorGuided(Strategy):
             if isinstance(v, bool) or not isinstance(v, int) or v < low:
                 raise StrategyError(f"`{name}` must be an int >= {low}, but got {v!r}.")
         check_sandwich(sandwich)
+        if not isinstance(twins, (bool, int, float)) or not 0 <= twins <= 1:
+            raise StrategyError(
+                f"`twins` must be True, False or a probability in [0, 1], but got {twins!r}."
+            )
         if refit_every is not None and (
             isinstance(refit_every, bool) or not isinstance(refit_every, int) or refit_every < 1
         ):
@@ -332,6 +343,7 @@ class PredictorGuided(Strategy):
         self.restart_radius = float(restart_radius)
         self.focus_first = focus_first
         self.sandwich = sandwich
+        self.twins = float(twins)
         self.extra_features = extra_features
         self.extra_weight = float(extra_weight)
         self._n_extra: int | None = None  # length of extra_features' output, once seen
@@ -767,7 +779,13 @@ class PredictorGuided(Strategy):
             # Pareto local search: the unseen neighbours of the whole observed front
             front = [o for o in self.pareto_front() if o.ok]
             per = max(4, min(size, 1000 // max(len(front), 1)))
-            return self._unseen([m for o in front for m in self._mutations(o.config, per, 1)])
+            moves = [m for o in front for m in self._mutations(o.config, per, 1)]
+            if self.twins and self._rng.random() < self.twins:
+                # the same function at another cost: the cheaper may dominate, also where a
+                # config of the second rank has a cheaper twin
+                near = self.pareto_front(ranks=2)
+                moves += [t for o in near for t in self._space.equivalents(o.config)]
+            return self._unseen(moves)
         inc = self._incumbent()
         if inc is None:
             return []

@@ -365,8 +365,10 @@ class Strategy(ABC):
         """The best observation by the first objective (feasible ones first), or None."""
         return None if self._best_index is None else self._observations[self._best_index]
 
-    def pareto_front(self) -> list[Observation]:
-        """The non-dominated feasible observations over all objectives (least violating if none)."""
+    def pareto_front(self, ranks: int = 1) -> list[Observation]:
+        """The non-dominated feasible observations over all objectives (least violating if none);
+        with ``ranks`` > 1, those of the next non-dominated ranks too (the front of what the
+        front leaves, and so on), front first."""
         obs = self._observations
         if not obs:
             return []
@@ -376,8 +378,14 @@ class Strategy(ABC):
             return [obs[i] for i in np.flatnonzero(viol == viol.min())]
         fid = np.array([obs[i].fidelity for i in ok])
         ok = ok[fid == fid.max()]  # the highest fidelity told: truncated results rank after
-        pts = np.array([obs[i].losses for i in ok])
-        return [obs[ok[i]] for i in front_indices(pts)]
+        out: list[Observation] = []
+        for _ in range(ranks):
+            if len(ok) == 0:
+                break
+            first = front_indices(np.array([obs[i].losses for i in ok]))
+            out += [obs[ok[i]] for i in first]
+            ok = np.delete(ok, first)
+        return out
 
     def _update_best(self, index: int, replaced: bool) -> None:
         if replaced and self._best_index == index:

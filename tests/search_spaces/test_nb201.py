@@ -451,3 +451,22 @@ def test_features_end_with_function_features_where_isomorphic_cells_are_apart():
     assert three.function_features(three.from_arch_str(BEST_CELL)).shape == (6 * 3 + 2 + 4 + 4 + 8,)
     with pytest.raises(SpaceDefinitionError, match="function_features.*'yes'"):
         small(function_features="yes")
+
+
+def test_equivalents_are_the_other_cells_of_the_class_with_the_training_values():
+    space = small(merge_isomorphic=False, learning_rate=1e-3)
+    a = "|skip_connect~0|+|nor_conv_1x1~0|nor_conv_1x1~1|+|skip_connect~0|none~1|none~2|"
+    ca = space.from_arch_str(a)
+    twins = space.equivalents(ca)
+    expected = {
+        s
+        for s in ALL_STRS
+        if s != a and space.cell_key(space.from_arch_str(s)) == space.cell_key(ca)
+    }
+    assert {space.to_arch_str(t) for t in twins} == expected
+    assert all(space.validate(t)["learning_rate"] == 1e-3 for t in twins)
+    assert {space.function_key(t) for t in twins} == {space.function_key(ca)}
+    assert len({space.key(t) for t in twins}) == len(twins)
+    # a cell alone in its class has none; merged spaces key twins together, so none either
+    assert space.equivalents(space.from_arch_str(BEST_CELL)) == []
+    assert small().equivalents(small().from_arch_str(a)) == []

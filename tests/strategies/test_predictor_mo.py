@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from raynas.search_spaces import Choice, SearchSpace
-from raynas.strategies import PredictorGuided
+from raynas.strategies import PredictorGuided, StrategyError
 
 
 class DeadSpace(SearchSpace):
@@ -323,3 +323,97 @@ def test_multi_objective_searches_evaluate_the_extremes_first(name):
         Exception, match=r"`sandwich` must be True .*'smallest' or False, but got 'yes'"
     ):
         get_strategy(name, space=space, objectives=["acc:max", "latency:min"], sandwich="yes")
+
+
+class TwoDeadSpace(SearchSpace):
+    """``width`` decides the function; two dead decisions cost time only, so a config's cheapest
+    equivalent is two decisions away."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            {
+                "width": Choice(list(range(8))),
+                "dead": Choice(list(range(4))),
+                "dead2": Choice(list(range(4))),
+            }
+        )
+
+    def function_key(self, config):
+        return f"width={self.validate(config)['width']}"
+
+    def equivalents(self, config):
+        c = self.validate(config)
+        return [
+            {"width": c["width"], "dead": a, "dead2": b}
+            for a in range(4)
+            for b in range(4)
+            if (a, b) != (c["dead"], c["dead2"])
+        ]
+
+
+def two_dead_metrics(config, rng):
+    m = metrics({"width": config["width"], "dead": 0}, rng)
+    m["latency"] += 2.0 * (config["dead"] + config["dead2"])
+    return m
+
+
+@pytest.mark.parametrize("twins", [False, True])
+def test_twins_join_the_pareto_local_search(twins):
+    space, rng = TwoDeadSpace(), np.random.default_rng(4)
+    s = PredictorGuided(
+        space, objectives=["acc:max", "latency:min"], seed=0, num_initial=6, twins=twins
+    )
+    # the front's configs all carry both dead decisions at their costliest
+    for width in (2, 5, 7):
+        c = {"width": width, "dead": 3, "dead2": 3}
+        s.tell(c, two_dead_metrics(c, rng))
+    for width in (0, 1, 3):
+        c = {"width": width, "dead": 3, "dead2": 2}
+        s.tell(c, two_dead_metrics(c, rng))
+    front = [o.config for o in s.pareto_front()]
+    s._ensure_fitted()
+    local = {k for k, _ in s._local()}
+    cheapest = {space.key({**f, "dead": 0, "dead2": 0}) for f in front}
+    assert (cheapest <= local) is twins  # two decisions away: only as an equivalent
+    far = []  # asks two decisions from every front config: equivalents, not neighbours
+    for _ in range(6):
+        c = s.ask()
+        far.append(all(sum(c[k] != f[k] for k in c) >= 2 for f in front))
+        s.tell(c, two_dead_metrics(c, rng))
+        front = [o.config for o in s.pareto_front()]
+    assert any(far) is twins
+
+
+@pytest.mark.parametrize("bad", ["yes", 1.5, -0.1, None])
+def test_twins_must_be_a_probability(bad):
+    with pytest.raises(
+        StrategyError,
+        match=f"`twins` must be True, False or a probability in "
+        rf"\[0, 1\], but got {bad!r}",
+    ):
+        PredictorGuided(DeadSpace(), objectives=["acc:max", "latency:min"], twins=bad)
+
+
+def test_pareto_front_ranks_gives_the_next_non_dominated_ranks_front_first():
+    space, rng = TwoDeadSpace(), np.random.default_rng(5)
+    s = PredictorGuided(space, objectives=["acc:max", "latency:min"], seed=0)
+    told = {}
+    for width in range(8):
+        for dead in (0, 3):
+            c = {"width": width, "dead": dead, "dead2": 0}
+            told[space.key(c)] = two_dead_metrics(c, rng)
+            s.tell(c, told[space.key(c)])
+    first = s.pareto_front()
+    both = s.pareto_front(ranks=2)
+    assert both[: len(first)] == first and len(both) > len(first)
+    second = both[len(first) :]
+
+    # each of the second rank is dominated by the front only, and not by its own rank
+    def dominates(a, b):
+        return a.losses[0] <= b.losses[0] and a.losses[1] <= b.losses[1] and a.losses != b.losses
+
+    rest = [o for o in s.observations if o not in both]
+    assert all(any(dominates(f, o) for f in first) for o in second)
+    assert not any(dominates(a, b) for a in second for b in second)
+    assert all(any(dominates(o, r) for o in second) for r in rest)
+    assert len(s.pareto_front(ranks=100)) == len(s.observations)
