@@ -148,17 +148,15 @@ def _class_cells(ops: tuple[str, ...]) -> dict[str, list[tuple[str, ...]]]:
 def _class_features(ops: tuple[str, ...]) -> dict[str, np.ndarray]:
     """Each isomorphism class's mean cell features (each edge's op one-hot, then the path
     encoding) over its cells, by :func:`unique_cell_str`, for the cells over ``ops``."""
-    sums: dict[str, np.ndarray] = {}
-    counts: dict[str, int] = {}
-    for cell_ops in itertools.product(ops, repeat=len(EDGES)):
-        cell = dict(zip(EDGES, cell_ops, strict=True))
+
+    def own(cell_ops: tuple[str, ...]) -> np.ndarray:
         onehot = np.zeros((len(EDGES), len(ops)))
         onehot[np.arange(len(EDGES)), [ops.index(op) for op in cell_ops]] = 1.0
-        x = np.concatenate([onehot.ravel(), _path_encoding(cell, ops)])
-        k = unique_cell_str(cell)
-        sums[k] = sums[k] + x if k in sums else x
-        counts[k] = counts.get(k, 0) + 1
-    return {k: sums[k] / counts[k] for k in sums}
+        return np.concatenate(
+            [onehot.ravel(), _path_encoding(dict(zip(EDGES, cell_ops, strict=True)), ops)]
+        )
+
+    return {k: np.mean([own(c) for c in cells], axis=0) for k, cells in _class_cells(ops).items()}
 
 
 class NB201CellSpace(BuiltinSpace):

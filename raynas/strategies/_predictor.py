@@ -185,8 +185,7 @@ class PredictorGuided(Strategy):
             ranks the unseen equivalents (``space.equivalents``: the same function, e.g. an
             isomorphic NAS-Bench-201 cell with other dead operations, at another cost) of the
             configs of the first two non-dominated ranks with the front's one-decision
-            neighbours (True: 1.0). False (default): the
-            neighbours alone.
+            neighbours (True: 1.0). False (default): the neighbours alone.
         refit_every: refit after this many new results; ``None`` refits after every result
             while fewer than 100 were told, then after every ``n // 50``. When the models are
             refitted only every 10 or more results (from 500 results on by default), each kind
