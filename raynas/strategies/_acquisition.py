@@ -164,3 +164,48 @@ def chebyshev_scores(
     """ParEGO: a random augmented Chebyshev scalarization of the optimistic losses."""
     pts = optimistic_losses(mean, std, "ucb" if kind == "ei" else kind, beta, rng)
     return -(np.max(weights * pts, axis=1) + 0.05 * np.sum(weights * pts, axis=1))
+
+
+def joint_front_probability(
+    mean: np.ndarray,
+    std: np.ndarray,
+    front: np.ndarray,
+    rng: np.random.Generator,
+    samples: int = 64,
+) -> np.ndarray:
+    """Probability that each candidate lies on the Pareto front of ``front`` and the candidates
+    together (losses minimized), each candidate's losses independent normals ``N(mean, std**2)``:
+    a Monte Carlo estimate with ``samples`` joint draws.
+
+    Unlike :func:`nondominated_probability` the candidates compete with each other too: where
+    many are predicted alike, each is unlikely to be the one on the front, so the queries go
+    where a candidate stands apart.
+    """
+    mean = np.asarray(mean, dtype=float)
+    std = np.maximum(np.asarray(std, dtype=float), 1e-12)
+    n = len(mean)
+    if n == 0:
+        return np.zeros(0)
+    front = np.asarray(front, dtype=float).reshape(-1, mean.shape[1])
+    hits = np.zeros(n)
+    for _ in range(samples):
+        draw = mean + std * rng.standard_normal(mean.shape)
+        points = np.concatenate([draw, front])
+        dominated = _dominated(points)[:n]
+        hits += ~dominated
+    return hits / samples
+
+
+def _dominated(points: np.ndarray) -> np.ndarray:
+    """Whether each point is dominated by another one (losses minimized; two objectives sorted,
+    more by pairwise comparison)."""
+    if points.shape[1] == 2:
+        order = np.lexsort((points[:, 0], points[:, 1]))  # by the second loss, then the first
+        first = points[order, 0]
+        before = np.concatenate([[np.inf], np.minimum.accumulate(first)[:-1]])
+        out = np.empty(len(points), dtype=bool)
+        out[order] = first >= before
+        return out
+    le = np.all(points[:, None, :] >= points[None, :, :], axis=2)
+    lt = np.any(points[:, None, :] > points[None, :, :], axis=2)
+    return np.any(le & lt, axis=1)

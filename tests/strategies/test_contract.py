@@ -96,6 +96,15 @@ class TestPredictorGuidedNonDominated(StrategyContract):
         )
 
 
+class TestPredictorGuidedJointFront(StrategyContract):
+    multi_objective = True
+
+    def make_strategy(self, space, *, seed, objectives):
+        return PredictorGuided(
+            space, objectives=objectives, seed=seed, multi_objective="pfront", **SMALL_PREDICTOR
+        )
+
+
 class TestPredictorGuidedEpsilonWalk(StrategyContract):
     multi_objective = True
 

@@ -151,6 +151,49 @@ def test_nondominated_probability_limits():
     np.testing.assert_array_equal(empty, [1.0, 1.0])
 
 
+def test_dominated_matches_pairwise_comparison():
+    from raynas.strategies._acquisition import _dominated
+
+    rng = np.random.default_rng(1)
+    for k in (2, 3):
+        points = rng.integers(0, 6, size=(60, k)).astype(float)  # ties and repeats too
+        le = np.all(points[:, None] >= points[None], axis=2)
+        lt = np.any(points[:, None] > points[None], axis=2)
+        expected = np.any(le & lt, axis=1)
+        got = _dominated(points)
+        assert np.all(got[expected])  # every dominated point is flagged
+        kept = points[~got]
+        if k == 2:  # the sorted path keeps one copy of a repeated non-dominated point
+            assert len(kept) == len({tuple(p) for p in points[~expected]})
+        else:
+            np.testing.assert_array_equal(got, expected)
+        assert {tuple(p) for p in kept} == {tuple(p) for p in points[~expected]}
+
+
+def test_joint_front_probability_limits_and_competition():
+    from raynas.strategies._acquisition import joint_front_probability, nondominated_probability
+
+    rng = np.random.default_rng(0)
+    front = np.array([[0.5, 0.5]])
+    certain = np.full((3, 2), 1e-9)
+    p = joint_front_probability(np.array([[0.6, 0.6], [0.4, 0.9], [0.9, 0.4]]), certain, front, rng)
+    np.testing.assert_allclose(p, [0.0, 1.0, 1.0])
+    # two candidates predicted alike: each is dominated by the other in a quarter of the draws
+    alike = joint_front_probability(
+        np.full((2, 2), 0.2), np.full((2, 2), 0.1), front, rng, samples=20_000
+    )
+    np.testing.assert_allclose(alike, [0.75, 0.75], atol=0.02)
+    # many alike: unlike the probability against the observed front alone, each one's share
+    # of the front falls, while a candidate standing apart keeps its chance
+    mean = np.vstack([np.full((20, 2), 0.3), [[0.05, 0.45]]])
+    std = np.full((21, 2), 0.05)
+    joint = joint_front_probability(mean, std, front, rng, samples=2000)
+    alone = nondominated_probability(mean, std, front, rng)
+    assert np.all(alone > 0.99)
+    assert joint[:20].max() < 0.5 < 0.9 < joint[20]
+    assert len(joint_front_probability(np.zeros((0, 2)), np.zeros((0, 2)), front, rng)) == 0
+
+
 def test_pnd_ranks_a_likely_front_member_over_a_likely_dominated_one():
     space, rng = DeadSpace(), np.random.default_rng(5)
     s = searched(space, 0, 8, 20, rng, multi_objective="pnd")
@@ -172,7 +215,8 @@ def test_pnd_ranks_a_likely_front_member_over_a_likely_dominated_one():
 
 def test_unknown_multi_objective_acquisition_is_refused():
     with pytest.raises(
-        ValueError, match=r"`multi_objective` must be one of \['hvi', 'parego', 'pnd', 'eps'\]"
+        ValueError,
+        match=r"`multi_objective` must be one of \['hvi', 'parego', 'pnd', 'pfront', 'eps'\]",
     ):
         PredictorGuided(DeadSpace(), multi_objective="ehvi")
 
