@@ -96,7 +96,9 @@ def test_help_of_every_subcommand(capsys) -> None:
 def _finished_trials(exp: Path, epochs: int) -> dict[str, list[dict]]:
     done = {}
     for result in exp.glob("*/result.json"):
-        rows = [json.loads(line) for line in result.read_text().splitlines() if line.strip()]
+        # complete lines only: the trial may be writing its last one while this reads
+        lines = result.read_text().split("\n")[:-1]
+        rows = [json.loads(line) for line in lines if line.strip()]
         if rows and (rows[-1].get("epoch") == epochs or rows[-1].get("feasible") is False):
             done[result.parent.name] = rows
     return done
