@@ -77,8 +77,32 @@ def check_state_files(path: str) -> str | None:
             f"the state file {os.path.basename(file)} was {problem} (the driver was killed "
             f"while it copied it); the driver's whole copy {staged} took its place"
         )
+    torn = _end_results_at_a_whole_record(path)
+    if torn:
+        mended.append(
+            f"the last result of {len(torn)} trial(s) ({', '.join(torn)}) was cut short when the "
+            f"driver was killed and is dropped; the trials' earlier results are kept"
+        )
     synced = _sync_generator(path, saved_trials(path) or [])
     return "; ".join(mended + ([synced] if synced else [])) or None
+
+
+def _end_results_at_a_whole_record(path: str) -> list[str]:
+    """Cut each trial's ``result.json`` back to its last whole line; returns the trials cut.
+
+    Tune appends a trial's results to it one JSON line at a time, through a buffer that can
+    reach the file in two writes: a driver killed between them leaves half a line, and the
+    resumed trial's next result would be appended to it, making both unreadable.
+    """
+    cut = []
+    for file in sorted(glob.glob(os.path.join(glob.escape(path), "*", "result.json"))):
+        with open(file, "rb+") as f:
+            data = f.read()
+            if not data or data.endswith(b"\n"):
+                continue
+            f.truncate(data.rfind(b"\n") + 1)  # 0 when even the first line is cut short
+        cut.append(os.path.basename(os.path.dirname(file)))
+    return cut
 
 
 def staged_copy(path: str, file: str, load: Callable[[Any], Any]) -> str | None:

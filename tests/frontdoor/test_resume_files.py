@@ -159,3 +159,22 @@ def _mkdir(path):
 def test_a_folder_without_tune_state_is_left_to_tune(tmp_path):
     assert check_state_files(str(tmp_path)) is None
     assert saved_trials(str(tmp_path)) is None
+
+
+def test_a_result_line_cut_short_is_dropped_and_the_earlier_ones_kept(tmp_path):
+    folder = _folder(tmp_path, {"run3"}, 3)
+    whole = json.dumps({"epoch": 1, "val_acc": 0.5}) + "\n"
+    cut = folder / "NASTrainable_run3" / "result.json"
+    cut.parent.mkdir()
+    cut.write_text(whole + '{"epoch": 2, "val_a')
+    intact = folder / "NASTrainable_done1" / "result.json"
+    intact.parent.mkdir()
+    intact.write_text(whole + whole)
+    said = check_state_files(str(folder))
+    assert said is not None and "1 trial(s) (NASTrainable_run3)" in said
+    assert cut.read_text() == whole  # the next result starts a line of its own
+    assert intact.read_text() == whole + whole
+    cut.write_text('{"epoch": 1, "val')  # not even one whole line
+    assert "NASTrainable_run3" in check_state_files(str(folder))
+    assert cut.read_text() == ""
+    assert check_state_files(str(folder)) is None  # mended for good
