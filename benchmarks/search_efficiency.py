@@ -25,11 +25,15 @@ Multi-objective part: validation accuracy vs `--mo-cost` latency (`lat_ms_pixel3
 with reference (1, 1), divided by the hypervolume of the whole table, and front recall (share of
 the table's true Pareto-front cells that were evaluated, and of their isomorphism classes).
 The predictor runs there as `PredictorGuided(multi_objective="pfront", sandwich="smallest",
-focus_first=budget // 3, num_climbs=10)` (`MO_STRATEGY_ARGS`): a single-objective search finds
-the accurate end of the front, then the smallest cell is evaluated and each query is the front
-neighbour most likely to lie on the front of the observed and the other candidates; the space keys cells apart, so
-its features include each cell's function features (`NB201CellSpace.function_features`:
-isomorphic cells share them). `--set predictor.multi_objective='"eps"'` etc. override that.
+focus_first=budget // 3, num_climbs=10, twins=0.25, objective_inputs={accuracy:
+"function_paths"}, regressor={accuracy: "trees"})` (`MO_STRATEGY_ARGS`, `MO_ACCURACY_ARGS`):
+a single-objective search finds the accurate end of the front, then the smallest cell is
+evaluated and each query is the front neighbour (or, a quarter of the steps, the unseen
+isomorphic twin) most likely to lie on the front of the observed and the other candidates.
+Accuracy is modelled by extra trees on what each cell computes (`NB201CellSpace.function_paths`:
+its live paths by their ops, identities contracted), latency by ridge regression on what it
+runs (`space.features`: the one-hot of each edge, the path encoding and the function
+features). `--set predictor.multi_objective='"eps"'` etc. override that.
 `--dump runs.json` keeps every run's asked rows, to see which front cells each seed found.
 
 `--proxy synflow` gives the predictor's surrogate one more input, each cell's log synflow
@@ -90,13 +94,23 @@ MO_STRATEGY_ARGS: dict[str, dict[str, Any]] = {
         "sandwich": "smallest",
         "focus_first": 1 / 3,
         "num_climbs": 10,
+        "twins": 0.25,
     },
+}
+#: Multi-objective arguments that apply to the first objective (accuracy) alone.
+MO_ACCURACY_ARGS: dict[str, dict[str, Any]] = {
+    "predictor": {"objective_inputs": "function_paths", "regressor": "trees"},
 }
 
 
 def strategy_args(name: str, objectives: list[str], budget: int) -> dict[str, Any]:
     """A raynas strategy's arguments in this benchmark (`--set` ones last)."""
     out = dict(MO_STRATEGY_ARGS.get(name, {})) if len(objectives) > 1 else {}
+    if len(objectives) > 1:
+        from raynas.objectives import as_objectives
+
+        first = as_objectives(objectives)[0].name
+        out.update({k: {first: v} for k, v in MO_ACCURACY_ARGS.get(name, {}).items()})
     if isinstance(out.get("focus_first"), float):
         out["focus_first"] = int(out["focus_first"] * budget)
     return {**out, **STRATEGY_ARGS.get(name, {})}

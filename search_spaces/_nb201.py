@@ -133,6 +133,26 @@ def _path_encoding(cell: Mapping[str, str], ops: Sequence[str]) -> np.ndarray:
 
 
 @functools.lru_cache(maxsize=8)
+def _path_sequences(ops: tuple[str, ...]) -> dict[tuple[str, ...], int]:
+    """Index of each sequence of up to three ops of ``ops`` other than ``none`` and
+    ``skip_connect`` (the empty sequence first): the blocks of :func:`_function_paths`."""
+    compute = [op for op in ops if op not in ("none", "skip_connect")]
+    seqs = [s for n in range(len(_PATHS[-1]) + 1) for s in itertools.product(compute, repeat=n)]
+    return {s: i for i, s in enumerate(seqs)}
+
+
+def _function_paths(cell: Mapping[str, str], ops: tuple[str, ...]) -> np.ndarray:
+    """Counts of the cell's live paths by their ops, identities contracted (``function_paths``)."""
+    index = _path_sequences(ops)
+    out = np.zeros(len(index))
+    for path in _PATHS:
+        path_ops = [cell[e] for e in path]
+        if "none" not in path_ops:
+            out[index[tuple(op for op in path_ops if op != "skip_connect")]] += 1.0
+    return out
+
+
+@functools.lru_cache(maxsize=8)
 def _class_cells(ops: tuple[str, ...]) -> dict[str, list[tuple[str, ...]]]:
     """The cells over ``ops`` (their ops in ``EDGES`` order) of each isomorphism class, by
     :func:`unique_cell_str`."""
@@ -350,6 +370,24 @@ class NB201CellSpace(BuiltinSpace):
         (about a second for the five ops).
         """
         return _class_features(self.ops)[unique_cell_str(self.validate(config))].copy()
+
+    def function_paths(self, config: Mapping[str, Any]) -> np.ndarray:
+        """What the cell computes, as counts of its input-to-output paths by their operations.
+
+        Each of the four paths that has no ``none`` edge counts once towards the sequence of
+        its ops other than ``skip_connect`` (an identity: the path ``skip, skip`` is the
+        empty sequence, like a ``skip`` straight to the output); the blocks are the sequences
+        of zero to three of the other ops (40 for the five ops). Isomorphic cells get equal
+        counts (checked over all 15,625 cells: 4,120 distinct vectors for 6,466 classes), and
+        unlike :meth:`path_encode` and the one-hot of each edge, cells that reach the output
+        through the same computations by different routes look alike. A surrogate of accuracy
+        needs exactly that: a ridge regressor on :meth:`features` learns that a cell without a
+        ``skip`` straight to the output is poor and predicts the cells that route their
+        identity through node 2 20-60 points too low (``benchmarks/search_efficiency.py``'s
+        multi-objective setting takes it as its accuracy model's inputs; see
+        ``benchmarks/README.md``). Latency is not a function of these counts (dead ops run).
+        """
+        return _function_paths(self.validate(config), self.ops)
 
     def features(self, config: Mapping[str, Any]) -> np.ndarray:
         """:meth:`encode` followed by :meth:`path_encode` and, where the space was built with

@@ -36,6 +36,8 @@ from raynas.strategies.base import (
 
 #: Built-in regressors: name -> factory(seed) of a scikit-learn regressor.
 REGRESSORS = ("ridge", "ridge2", "trees", "gbt", "mlp")
+#: A regressor: a name of :data:`REGRESSORS` or a callable ``seed -> regressor``.
+RegressorSpec = str | Callable[[int], Any]
 #: Acquisitions with several objectives.
 MULTI_OBJECTIVE = ("hvi", "parego", "pnd", "pfront", "eps")
 
@@ -70,6 +72,17 @@ def _make_regressor(name: str, seed: int) -> Any:
     return MLPRegressor(
         hidden_layer_sizes=(32, 32), solver="lbfgs", alpha=1e-2, max_iter=300, random_state=seed
     )
+
+
+def _floats(field: str, fn: Callable[[Mapping[str, Any]], Any], config: Mapping[str, Any]) -> Any:
+    """``fn(config)`` as a flat float array, or a StrategyError naming ``field``."""
+    raw = fn(config)
+    try:
+        return np.asarray(raw, dtype=float).reshape(-1)
+    except (TypeError, ValueError):
+        raise StrategyError(
+            f"`{field}` must return a list of floats, but returned {raw!r} for {dict(config)!r}."
+        ) from None
 
 
 class PredictorGuided(Strategy):
@@ -156,7 +169,17 @@ class PredictorGuided(Strategy):
         num_initial: random configs before the first model.
         ensemble_size: regressors per objective.
         regressor: ``"ridge"``, ``"trees"`` (extra trees), ``"gbt"`` (gradient boosting),
-            ``"mlp"``, or a callable ``seed -> regressor`` with scikit-learn's ``fit``/``predict``.
+            ``"mlp"``, or a callable ``seed -> regressor`` with scikit-learn's ``fit``/``predict``;
+            or a dict objective name -> one of those, the objectives it does not name
+            ``"ridge"``.
+        objective_inputs: a dict objective name -> the inputs of that objective's regressors
+            in place of ``space.features(config)``: the name of a method of the space (such as
+            ``"function_paths"`` of :class:`~raynas.search_spaces.NB201CellSpace`) or a
+            callable ``config -> list of floats``. What a network computes decides its
+            accuracy, what it runs its latency: on NAS-Bench-201 the multi-objective setting
+            of ``benchmarks/search_efficiency.py`` models accuracy with ``"trees"`` on
+            ``function_paths`` and latency with ``"ridge"`` on ``space.features``.
+            ``extra_features`` join every objective's inputs.
         acquisition: ``"its"``, ``"ucb"``, ``"ei"`` or ``"mean"`` (with several objectives it
             makes each candidate's losses optimistic for ``"hvi"`` and ``"parego"``; ``"pnd"``
             uses the spread itself).
@@ -237,7 +260,8 @@ class PredictorGuided(Strategy):
         seed: int | None = None,
         num_initial: int = 10,
         ensemble_size: int = 5,
-        regressor: str | Callable[[int], Any] = "ridge",
+        regressor: RegressorSpec | Mapping[str, RegressorSpec] = "ridge",
+        objective_inputs: Mapping[str, str | Callable[[Mapping[str, Any]], Any]] | None = None,
         acquisition: str = "its",
         beta: float = 1.0,
         local_rate: float | None = None,
@@ -259,6 +283,11 @@ class PredictorGuided(Strategy):
         extra_weight: float = 10.0,
     ) -> None:
         self.multi_objective_acquisition = multi_objective  # read by _check_objectives
+        # objective name -> spec, checked against the objectives by _check_objectives
+        self._by_objective: dict[str, Mapping[str, Any]] = {
+            "regressor": regressor if isinstance(regressor, Mapping) else {},
+            "objective_inputs": objective_inputs if isinstance(objective_inputs, Mapping) else {},
+        }
         super().__init__(space, objectives=objectives, seed=seed)
         for name, v, low in (
             ("num_initial", num_initial, 1),
@@ -280,11 +309,19 @@ class PredictorGuided(Strategy):
             isinstance(refit_every, bool) or not isinstance(refit_every, int) or refit_every < 1
         ):
             raise StrategyError(f"`refit_every` must be an int >= 1 or None, got {refit_every!r}.")
-        if isinstance(regressor, str) and regressor not in REGRESSORS:
-            raise StrategyError(
-                f"`regressor` must be one of {list(REGRESSORS)} or a callable seed -> "
-                f"regressor, but got {regressor!r}."
-            )
+        for field, spec in (
+            [(f"regressor[{k!r}]", v) for k, v in regressor.items()]
+            if isinstance(regressor, Mapping)
+            else [("regressor", regressor)]
+        ):
+            if isinstance(spec, str) and spec not in REGRESSORS:
+                raise StrategyError(
+                    f"`{field}` must be one of {list(REGRESSORS)} or a callable seed -> "
+                    f"regressor, but got {spec!r}."
+                )
+            if not isinstance(spec, str) and not callable(spec):
+                raise StrategyError(f"`{field}` must be a str or a callable, got {spec!r}.")
+        self._input_fns = self._resolve_inputs(space, objective_inputs)
         if extra_features is not None and not callable(extra_features):
             raise StrategyError(
                 f"`extra_features` must be a callable config -> list of floats (e.g. "
@@ -297,8 +334,6 @@ class PredictorGuided(Strategy):
             or not math.isfinite(extra_weight)
         ):
             raise StrategyError(f"`extra_weight` must be a number > 0, but got {extra_weight!r}.")
-        if not isinstance(regressor, str) and not callable(regressor):
-            raise StrategyError(f"`regressor` must be a str or a callable, got {regressor!r}.")
         if acquisition not in ACQUISITIONS:
             raise StrategyError(
                 f"`acquisition` must be one of {list(ACQUISITIONS)}, but got {acquisition!r}."
@@ -326,6 +361,7 @@ class PredictorGuided(Strategy):
         self.num_initial = num_initial
         self.ensemble_size = ensemble_size
         self.regressor = regressor
+        self.objective_inputs = dict(objective_inputs or {})
         self.acquisition = acquisition
         self.beta = float(beta)
         self._local_rate = None if local_rate is None else float(local_rate)
@@ -356,6 +392,9 @@ class PredictorGuided(Strategy):
         self.extra_features = extra_features
         self.extra_weight = float(extra_weight)
         self._n_extra: int | None = None  # length of extra_features' output, once seen
+        # with objective_inputs: "" (space.features), each objective's name, "extra" -> the
+        # (start, stop) of its columns in _encode's rows, once seen
+        self._blocks: dict[str, tuple[int, int]] = {}
         self._features: list[np.ndarray] = []
         self._reset()
 
@@ -462,6 +501,14 @@ class PredictorGuided(Strategy):
 
     def _check_objectives(self, objectives: list[Objective]) -> list[Objective]:
         objectives = super()._check_objectives(objectives)
+        names = [o.name for o in objectives]
+        for field, mapping in getattr(self, "_by_objective", {}).items():
+            unknown = sorted(set(mapping) - set(names))
+            if unknown:
+                raise StrategyError(
+                    f"`{field}` names {unknown}, which are not objectives of this search; its "
+                    f"objectives are {names}."
+                )
         eps = self.multi_objective_acquisition == "eps"
         if eps and _optimizes_several(objectives) and len(objectives) != 2:
             raise StrategyError(
@@ -484,13 +531,21 @@ class PredictorGuided(Strategy):
             # (accuracy) again; the view keys configs by function, the space itself is shared
             view = copy.copy(self._space)
             view.key = self._space.function_key  # type: ignore[method-assign]
+            first = self._require_objectives()[0]
             self._focus = PredictorGuided(
                 view,
-                objectives=[self._require_objectives()[0]],
+                objectives=[first],
                 seed=self._seed,
                 num_initial=self.num_initial,
                 ensemble_size=self.ensemble_size,
-                regressor=self.regressor,
+                regressor=(
+                    {k: v for k, v in self.regressor.items() if k == first.name}
+                    if isinstance(self.regressor, Mapping)
+                    else self.regressor
+                ),
+                objective_inputs={
+                    k: v for k, v in self.objective_inputs.items() if k == first.name
+                },
                 acquisition=self.acquisition,
                 beta=self.beta,
                 local_rate=self._local_rate,
@@ -524,10 +579,54 @@ class PredictorGuided(Strategy):
     def multi_objective_wanted(self) -> bool:
         return _optimizes_several(self._objectives or [])
 
-    def _new_model(self, seed: int) -> Any:
-        if isinstance(self.regressor, str):
-            return _make_regressor(self.regressor, seed)
-        return self.regressor(seed)
+    @staticmethod
+    def _resolve_inputs(
+        space: SearchSpace, objective_inputs: Any
+    ) -> dict[str, Callable[[Mapping[str, Any]], Any]]:
+        """``objective_inputs`` as callables, a space method's name replaced by the method."""
+        if objective_inputs is None:
+            return {}
+        if not isinstance(objective_inputs, Mapping):
+            raise StrategyError(
+                f"`objective_inputs` must be a dict objective name -> a method name of the space "
+                f"or a callable config -> list of floats, or None, but got {objective_inputs!r}."
+            )
+        out = {}
+        for name, spec in objective_inputs.items():
+            fn = getattr(space, spec, None) if isinstance(spec, str) else spec
+            if not callable(fn):
+                methods = [
+                    m
+                    for m in ("features", "function_paths", "path_encode")
+                    if callable(getattr(space, m, None))
+                ]
+                raise StrategyError(
+                    f"`objective_inputs[{name!r}]` must be the name of a method of the space "
+                    f"({type(space).__name__} has {methods}) or a callable config -> list of "
+                    f"floats, but got {spec!r}."
+                )
+            out[name] = fn
+        return out
+
+    def _new_model(self, j: int, seed: int) -> Any:
+        """A regressor of objective ``j``, seeded."""
+        spec = self.regressor
+        if isinstance(spec, Mapping):
+            spec = spec.get(self._require_objectives()[j].name, "ridge")
+        if isinstance(spec, str):
+            return _make_regressor(spec, seed)
+        return spec(seed)
+
+    def _columns(self, j: int, x: np.ndarray) -> np.ndarray:
+        """The columns of ``x`` (rows of ``_encode``, the fidelity column included where the
+        models take it) that are objective ``j``'s inputs."""
+        if not self._input_fns:
+            return x
+        name = self._require_objectives()[j].name
+        start, stop = self._blocks.get(name, self._blocks[""])
+        width = x.shape[1]
+        rest = np.arange(self._blocks["extra"][0], width)  # extra features, then the fidelity
+        return x[:, np.r_[np.arange(start, stop), rest]]
 
     def _fit(self, n: int, seed: int) -> None:
         """Fit the ensembles on the first ``n`` observations with models seeded from ``seed``."""
@@ -546,7 +645,7 @@ class PredictorGuided(Strategy):
         for j in self._modelled():
             y = np.array([o.losses[j] for o in obs], dtype=float)
             keep = np.isfinite(y)
-            x, y = x_all[keep], y[keep]
+            x, y = self._columns(j, x_all)[keep], y[keep]
             members: list[Any] = []
             if len(y) >= 2:
                 if (
@@ -559,7 +658,7 @@ class PredictorGuided(Strategy):
                 z = (y - mu) / sd
                 for _ in range(self.ensemble_size):
                     idx = rng.integers(len(z), size=len(z)) if self.ensemble_size > 1 else None
-                    model = self._new_model(int(rng.integers(2**31 - 1)))
+                    model = self._new_model(j, int(rng.integers(2**31 - 1)))
                     xb, zb = (x, z) if idx is None else (x[idx], z[idx])
                     if np.ptp(zb) == 0:  # a constant resample: fit on everything instead
                         xb, zb = x, z
@@ -634,12 +733,13 @@ class PredictorGuided(Strategy):
         if self._fidelity_input:
             x = np.column_stack([x, np.ones(len(x))])
         means, stds = [], []
-        for members in self._models:
+        for j, members in zip(self._modelled(), self._models, strict=True):
             if not members:
                 means.append(np.zeros(len(x)))
                 stds.append(np.ones(len(x)))
                 continue
-            preds = np.array([m.predict(x) * sd + mu for m, mu, sd in members])
+            xj = self._columns(j, x)
+            preds = np.array([m.predict(xj) * sd + mu for m, mu, sd in members])
             means.append(preds.mean(axis=0))
             stds.append(preds.std(axis=0))
         return np.stack(means, axis=1), np.stack(stds, axis=1)
@@ -692,22 +792,37 @@ class PredictorGuided(Strategy):
             if len(self._encodings) > 100_000:
                 self._encodings.clear()
             x = self._space.features(config)
+            if self._input_fns:
+                x = self._with_objective_inputs(x, config)
             if self.extra_features is not None:
                 x = np.concatenate([x, self._extra(config)])
             self._encodings[key] = x
         return x
 
+    def _with_objective_inputs(self, x: np.ndarray, config: Mapping[str, Any]) -> np.ndarray:
+        """``space.features`` followed by each ``objective_inputs``' values (their column
+        ranges recorded in ``_blocks`` at the first config)."""
+        parts, blocks, at = [x], {"": (0, len(x))}, len(x)
+        for name, fn in self._input_fns.items():
+            values = _floats(f"objective_inputs[{name!r}]", fn, config)
+            parts.append(values)
+            blocks[name] = (at, at + len(values))
+            at += len(values)
+        blocks["extra"] = (at, at)
+        if not self._blocks:
+            self._blocks = blocks
+        elif blocks != self._blocks:
+            raise StrategyError(
+                f"`objective_inputs` returned {blocks} (column ranges) for {dict(config)!r} but "
+                f"{self._blocks} before; each must return the same number of values for every "
+                f"config."
+            )
+        return np.concatenate(parts)
+
     def _extra(self, config: Mapping[str, Any]) -> np.ndarray:
         """``extra_features(config)`` as floats; a value that is not finite becomes NaN."""
         assert self.extra_features is not None
-        raw = self.extra_features(config)
-        try:
-            values = np.asarray(raw, dtype=float).reshape(-1)
-        except (TypeError, ValueError):
-            raise StrategyError(
-                f"`extra_features` must return a list of floats, but returned {raw!r} for "
-                f"{dict(config)!r}."
-            ) from None
+        values = _floats("extra_features", self.extra_features, config)
         if self._n_extra is None:
             self._n_extra = len(values)
         elif len(values) != self._n_extra:

@@ -470,3 +470,29 @@ def test_equivalents_are_the_other_cells_of_the_class_with_the_training_values()
     # a cell alone in its class has none; merged spaces key twins together, so none either
     assert space.equivalents(space.from_arch_str(BEST_CELL)) == []
     assert small().equivalents(small().from_arch_str(a)) == []
+
+
+def test_function_paths_contract_identities_and_are_shared_by_isomorphic_cells():
+    space = small(merge_isomorphic=False)
+    # the identity routed through node 2 (skip, skip) and a skip straight to the output: the
+    # same computations, by different edges; path_encode and the one-hot tell them apart
+    routed = "|nor_conv_3x3~0|+|skip_connect~0|none~1|+|none~0|nor_conv_3x3~1|skip_connect~2|"
+    direct = "|nor_conv_3x3~0|+|none~0|none~1|+|skip_connect~0|nor_conv_3x3~1|none~2|"
+    cr, cd = space.from_arch_str(routed), space.from_arch_str(direct)
+    fr, fd = space.function_paths(cr), space.function_paths(cd)
+    assert fr.shape == (1 + 3 + 9 + 27,)
+    assert (fr == fd).all() and (space.path_encode(cr) != space.path_encode(cd)).any()
+    # two live paths: the identity (the empty sequence, block 0) and conv3x3 -> conv3x3
+    assert fr.sum() == 2 and fr[0] == 1
+    # a path through a `none` edge carries nothing: a cell that computes nothing has no paths
+    zero = "|nor_conv_3x3~0|+|none~0|none~1|+|none~0|none~1|none~2|"
+    assert space.function_paths(space.from_arch_str(zero)).sum() == 0
+    # isomorphic cells (one cell_key) get equal counts, over every cell of the space
+    by_class: dict[str, set[tuple[float, ...]]] = {}
+    for s in ALL_STRS:
+        c = space.from_arch_str(s)
+        by_class.setdefault(space.cell_key(c), set()).add(tuple(space.function_paths(c)))
+    assert len(by_class) == 6466 and all(len(v) == 1 for v in by_class.values())
+    # fewer ops, fewer blocks: sequences of the ops other than none and skip_connect
+    conv_only = small(ops=("none", "skip_connect", "nor_conv_3x3"))
+    assert conv_only.function_paths(conv_only.default_config()).shape == (4,)

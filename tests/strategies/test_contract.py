@@ -69,6 +69,20 @@ class TestPredictorGuidedMultiObjective(StrategyContract):
         )
 
 
+class TestPredictorGuidedObjectiveInputs(StrategyContract):
+    multi_objective = True
+
+    def make_strategy(self, space, *, seed, objectives):
+        return PredictorGuided(
+            space,
+            objectives=objectives,
+            seed=seed,
+            objective_inputs={"score": "encode"},
+            regressor={"score": "trees"},
+            **SMALL_PREDICTOR,
+        )
+
+
 class TestPredictorGuidedParEGO(StrategyContract):
     multi_objective = True
 
