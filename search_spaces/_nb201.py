@@ -383,9 +383,11 @@ class NB201CellSpace(BuiltinSpace):
         through the same computations by different routes look alike. A surrogate of accuracy
         needs exactly that: a ridge regressor on :meth:`features` learns that a cell without a
         ``skip`` straight to the output is poor and predicts the cells that route their
-        identity through node 2 20-60 points too low (``benchmarks/search_efficiency.py``'s
-        multi-objective setting takes it as its accuracy model's inputs; see
-        ``benchmarks/README.md``). Latency is not a function of these counts (dead ops run).
+        identity through node 2 10-65 points too low. ``benchmarks/search_efficiency.py``'s
+        multi-objective setting models accuracy with extra trees on these counts
+        (``PredictorGuided(objective_inputs={acc: "function_paths"})``);
+        ``benchmarks/accuracy_surrogate.py`` compares the surrogates. Latency is not a function
+        of these counts: a network runs its dead operations too.
         """
         return _function_paths(self.validate(config), self.ops)
 

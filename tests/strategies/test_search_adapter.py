@@ -104,6 +104,24 @@ def test_several_metrics_with_modes():
     assert s.strategy.observations[0].ok
 
 
+def test_per_objective_predictor_arguments_are_checked_against_the_metrics():
+    space = small_space()
+    s = Searcher(
+        "predictor",
+        space=space,
+        metric=["score", "cost"],
+        mode=["max", "min"],
+        seed=0,
+        objective_inputs={"score": "encode"},
+        regressor={"score": "trees"},
+    )
+    assert s.strategy.objective_inputs == {"score": "encode"}
+    # named after a metric Tune sets later, checked when it does, before any suggestion
+    late = Searcher("predictor", space=space, seed=0, objective_inputs={"accuracy": "encode"})
+    with pytest.raises(StrategyError, match=r"`objective_inputs` names \['accuracy'\]"):
+        late.set_search_properties("score", "max", {})
+
+
 def test_objectives_with_constraints():
     space = small_space()
     s = Searcher("evolution", space=space, objectives=["score", "cost <= 0.5"], seed=0)
