@@ -616,10 +616,15 @@ class PredictorGuided(Strategy):
                     for m in ("features", "function_paths", "path_encode")
                     if callable(getattr(space, m, None))
                 ]
+                why = (
+                    f"{type(space).__name__} has no method {spec!r}"
+                    if isinstance(spec, str)
+                    else f"got {spec!r}"
+                )
                 raise StrategyError(
                     f"`objective_inputs[{name!r}]` must be the name of a method of the space "
-                    f"({type(space).__name__} has {methods}) or a callable config -> list of "
-                    f"floats, but got {spec!r}."
+                    f"that maps a config to a list of floats (such as {methods}) or such a "
+                    f"callable, but {why}."
                 )
             out[name] = fn
         return out

@@ -109,9 +109,13 @@ def test_the_focus_search_models_the_first_objective_on_its_inputs():
         ),
         (
             {"objective_inputs": {"acc": "no_such_method"}},
-            r"`objective_inputs\['acc'\]` must be the name of a method of the space "
-            r"\(RoutedSpace has \['features'\]\) or a callable config -> list of floats, but "
-            r"got 'no_such_method'",
+            r"`objective_inputs\['acc'\]` must be the name of a method of the space that "
+            r"maps a config to a list of floats \(such as \['features'\]\) or such a "
+            r"callable, but RoutedSpace has no method 'no_such_method'",
+        ),
+        (
+            {"objective_inputs": {"acc": 3}},
+            r"`objective_inputs\['acc'\]` must be .* or such a callable, but got 3",
         ),
         ({"objective_inputs": ["acc"]}, r"`objective_inputs` must be a dict objective name"),
         (
