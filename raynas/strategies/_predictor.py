@@ -153,7 +153,9 @@ class PredictorGuided(Strategy):
     cells; ``benchmarks/accuracy_surrogate.py``). With them (and ``twins=0.25``) the
     benchmark below finds 32.6% of the true front at a hypervolume ratio of 0.9977 (seeds
     0-29; held-out seeds 30-59: 33.0% and 0.9978), against 29.7% and 0.9969 with ridge on
-    ``features`` for both objectives.
+    ``features`` for both objectives; searching accuracy alone, the same accuracy model finds
+    the best cell (94.37 at 200 epochs) in 100 queries in nearly every seed (94.37 ± 0.01
+    against 94.31 ± 0.19).
 
     With several objectives, ``focus_first`` results can first be gathered by a single-objective
     search on the first objective alone: an inner ``PredictorGuided`` with the same settings,
