@@ -518,7 +518,7 @@ def _tabular_trial(config: dict[str, Any], bench: Any = None) -> None:
 def tune_mode(args: argparse.Namespace, methods: list[str]) -> None:
     import ray
 
-    from raynas.search import Searcher
+    from raynas.tune import Searcher
 
     b = load(args)
     space = b["space"]
@@ -527,7 +527,7 @@ def tune_mode(args: argparse.Namespace, methods: list[str]) -> None:
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, configure_logging=False)
     try:
         print(
-            f"\n## through tune.Tuner + raynas.search.Searcher ({args.seeds} seeds, "
+            f"\n## through tune.Tuner + raynas.tune.Searcher ({args.seeds} seeds, "
             f"max_concurrent_trials=2)"
         )
         print("| method | " + " | ".join(f"{c} queries" for c in checkpoints) + " | s/run |")
@@ -586,7 +586,7 @@ def tune_mode_mo(args: argparse.Namespace, methods: list[str]) -> None:
     """The multi-objective part through tune.Tuner: the adapter with two metrics and modes."""
     import ray
 
-    from raynas.search import Searcher
+    from raynas.tune import Searcher
 
     if args.dedup == "auto":
         args = argparse.Namespace(**{**vars(args), "dedup": "cell"})
@@ -594,7 +594,7 @@ def tune_mode_mo(args: argparse.Namespace, methods: list[str]) -> None:
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, configure_logging=False)
     try:
         print(
-            f"\n## multi objective through tune.Tuner + raynas.search.Searcher ({args.seeds} "
+            f"\n## multi objective through tune.Tuner + raynas.tune.Searcher ({args.seeds} "
             f"seeds, {args.mo_budget} trials, max_concurrent_trials=2, dedup: {args.dedup})"
         )
         print("| method | HV ratio | front recall (cells) | front recall (iso classes) | s/run |")

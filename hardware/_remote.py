@@ -15,8 +15,9 @@ two sound ways, and raynas uses both:
   or not running at all, the measurement runs on the caller's node in a child process, and
   :func:`~raynas.hardware._runner.device_lock` (an OS file lock named after the resource, shared
   by all processes of the node and released by the kernel if the holder dies) keeps it one at a
-  time per device. Targets with ``local_fallback=False`` refuse this, so a device node that is
-  missing is an error instead of a silent measurement on the wrong machine.
+  time per device. Without Ray that is the only route; with Ray running, a target refuses it
+  unless it has ``local_fallback=True``, so a device node that is missing is an error instead of
+  a silent measurement on the wrong machine.
 
 Inside the task the measurement still runs in the node's measuring child process with the
 target's timeout, so a hung session ends as an infeasible result and frees the resource.
@@ -65,14 +66,16 @@ def local_resources(targets: Iterable[HardwareTarget]) -> dict[str, float]:
 
 
 def choose_route(target: HardwareTarget) -> str:
-    """``"ray"`` when a node advertises the target's resource, else ``"local"``.
+    """``"ray"`` when a node advertises the target's resource, ``"local"`` without Ray (or with
+    ``local_fallback=True``).
 
     Raises:
-        TargetError: no node advertises it and the target has ``local_fallback=False``.
+        TargetError: Ray runs, no node advertises the resource, and the target has
+            ``local_fallback=False`` (the default).
     """
     if resource_advertised(target.resource):  # type: ignore[arg-type]
         return "ray"
-    if not target.local_fallback:
+    if ray_ready() and not target.local_fallback:
         advertised: list[str] = []
         if ray_ready():
             import ray

@@ -114,9 +114,10 @@ class HardwareTarget:
             tolerance, widened to :data:`TF32_TOLERANCE` on providers that compute float32 in
             TF32 (:data:`TF32_PROVIDERS`; CUDA unless ``provider_options={"use_tf32": "0"}``).
         resource: Ray resource that marks the node holding the device; default ``hw:<name>``.
-        local_fallback: when no Ray node advertises ``resource``, measure on the local node
-            (serialized per device by a file lock). Turn off for devices on other nodes, so a
-            missing node is an error rather than a silent local measurement.
+        local_fallback: when Ray runs but no node advertises ``resource``, measure on the
+            caller's node (serialized per device by a file lock) instead of refusing. Off by
+            default, so that a missing device node is an error rather than a silent
+            measurement on the wrong machine. Without Ray, a measurement is always local.
 
     Example:
         >>> t = HardwareTarget(name="cpu1", intra_op_threads=1, input_shape=(1, 8, 8))
@@ -153,7 +154,7 @@ class HardwareTarget:
     verify_provider: bool = True
     parity_tolerance: tuple[float, float] | None = None
     resource: str | None = None
-    local_fallback: bool = True
+    local_fallback: bool = False
 
     def __post_init__(self) -> None:
         set_ = object.__setattr__

@@ -14,6 +14,8 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
+from raynas.frontdoor import ConfigError, SearchOptions, resume, search
+from raynas.frontdoor import results as load_results
 from raynas.objectives import Objective
 from raynas.search_spaces.errors import InvalidConfigError, RaynasError, SpaceDefinitionError
 
@@ -23,16 +25,16 @@ __version__ = "0.1.0"
 _LAZY = {
     "NASTrainable": ("raynas.evaluation._trainable", "NASTrainable"),
     "NASResults": ("raynas.results", "NASResults"),
-    "resume": ("raynas.api", "resume"),
-    "load_results": ("raynas.api", "results"),
 }
 
 __all__ = [
+    "ConfigError",
     "InvalidConfigError",
     "NASResults",
     "NASTrainable",
     "Objective",
     "RaynasError",
+    "SearchOptions",
     "SpaceDefinitionError",
     "__version__",
     "load_results",
@@ -42,8 +44,6 @@ __all__ = [
 
 
 def __getattr__(name: str) -> Any:
-    if name == "search":  # the module raynas.search is callable: raynas.search(space, data, ...)
-        return importlib.import_module("raynas.search")
     if name in _LAZY:
         module, attr = _LAZY[name]
         return getattr(importlib.import_module(module), attr)

@@ -22,23 +22,19 @@ def add_run(p: argparse.ArgumentParser) -> None:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from raynas.api import _fit as fit
-    from raynas.api import build_spec
     from raynas.config import load_config
+    from raynas.frontdoor.plan import make_plan
+    from raynas.frontdoor.run import fit
 
-    cfg = load_config(args.config)
-    kwargs = cfg.to_search_kwargs()
-    for key in ("storage_path", "name", "budget"):
-        value = getattr(args, key)
-        if value is not None:
-            kwargs[key] = os.path.abspath(value) if key == "storage_path" else value
-    if kwargs.get("name") is None:
-        kwargs["name"] = os.path.splitext(os.path.basename(args.config))[0]
-    space = kwargs.pop("space")
-    data = kwargs.pop("data")
     print(f"[raynas] checking the config {args.config}", flush=True)
-    spec = build_spec(space, data, **kwargs)
-    results = fit(spec, restore=False)
+    opts = load_config(args.config)
+    changes = {k: getattr(args, k) for k in ("storage_path", "name", "budget")}
+    changes = {k: v for k, v in changes.items() if v is not None}
+    if opts.name is None and "name" not in changes:
+        changes["name"] = os.path.splitext(os.path.basename(args.config))[0]
+    if changes:
+        opts = opts.replace(**changes)
+    results = fit(make_plan(opts), restore=False)
     _finish(results, args.plot, args.export, args.top)
     return 0
 
@@ -51,7 +47,7 @@ def add_resume(p: argparse.ArgumentParser) -> None:
 
 
 def cmd_resume(args: argparse.Namespace) -> int:
-    from raynas.api import resume
+    from raynas.frontdoor import resume
 
     results = resume(args.path)
     _finish(results, args.plot, args.export, args.top)
@@ -68,7 +64,7 @@ def add_report(p: argparse.ArgumentParser) -> None:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from raynas.api import results as load_results
+    from raynas.frontdoor import results as load_results
 
     res = load_results(args.path)
     _print_summary(res, every=args.all)
@@ -87,7 +83,7 @@ def add_export(p: argparse.ArgumentParser) -> None:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    from raynas.api import results as load_results
+    from raynas.frontdoor import results as load_results
 
     res = load_results(args.path)
     out = args.out or os.path.join(res.path, "export")

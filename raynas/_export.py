@@ -50,7 +50,14 @@ def _jsonable(metrics: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
-def export_candidate(space: Any, candidate: Any, folder: str, *, opset: int = 18) -> str:
+def export_candidate(
+    space: Any,
+    candidate: Any,
+    folder: str,
+    *,
+    opset: int = 18,
+    input_shape: tuple[int, ...] | None = None,
+) -> str:
     """Write ``model.onnx``, ``config.json``, ``weights.pt`` and ``metrics.json`` into ``folder``.
 
     The ONNX file carries the config and metrics as metadata (``raynas.config``,
@@ -64,7 +71,8 @@ def export_candidate(space: Any, candidate: Any, folder: str, *, opset: int = 18
     if candidate.checkpoint_path is None:
         raise ExportFailed(f"candidate {candidate.trial_id} has no checkpoint to export.")
     model = load_trained_model(space, candidate.config, candidate.checkpoint_path)
-    input_shape = tuple(getattr(space, "input_shape", ()))
+    if input_shape is None:
+        input_shape = tuple(getattr(space, "input_shape", ()))
     result = export_onnx(model, input_shape=input_shape, opset=opset, check_parity=True)
     proto = onnx.load_from_string(result.onnx)
     metrics = _jsonable(candidate.metrics)

@@ -1,4 +1,4 @@
-"""Lazy name tables for the front door: schedulers by name (strategies live in ``raynas.search``).
+"""Lazy name tables for the front door: schedulers by name (strategies live in ``raynas.strategies``).
 
 Nothing here imports Ray until a scheduler is built.
 """

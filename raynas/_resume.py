@@ -23,13 +23,13 @@ import functools
 import glob
 import os
 import shutil
-from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Mapping
+from typing import Any
 
 from raynas.search_spaces.errors import RaynasError
 
-if TYPE_CHECKING:
-    from raynas.search import SavedTrial
+#: A trial as Tune saved it: ``(trial_id, config, "done" | "error" | "running", last result)``
+SavedTrial = tuple[str, dict[str, Any], str, Mapping[str, Any] | None]
 
 EXPERIMENT_STATE = "experiment_state-*.json"
 #: Tune's own pickled state files (the search generator's, the variant generator's of a PBT

@@ -121,6 +121,8 @@ class NASResults:
         self.space = space
         self.path = path
         self.grid = grid
+        #: the search's plan (space, data, targets), when the results come from raynas.search
+        self.plan: Any = None
 
     # -- construction --------------------------------------------------------------------------
     @classmethod
@@ -368,6 +370,44 @@ class NASResults:
         plt.close(fig)
         return path
 
+    # -- the trained models back ------------------------------------------------------------
+    def load_model(self, candidate: Candidate | str | None = None) -> Any:
+        """The candidate's network (default: :meth:`best`) with its trained weights, in eval
+        mode on the CPU, as a torch module.
+
+        Example:
+            >>> # model = results.load_model(); model(x_test[:8]).argmax(-1)
+        """
+        from raynas.frontdoor.model import load_model
+
+        return load_model(self, candidate)
+
+    def evaluate(
+        self, candidate: Candidate | str | None = None, *, split: str = "test"
+    ) -> dict[str, float]:
+        """Score the candidate's trained network on ``split`` (``"test"``, ``"val"``,
+        ``"train"``) of the search's data: ``{"test_loss": ..., "test_acc": ...}``. Test
+        metrics join the candidate's metrics and are kept in the experiment folder."""
+        from raynas.frontdoor.model import evaluate
+
+        return evaluate(self, candidate, split=split)
+
+    def retrain(
+        self,
+        candidate: Candidate | str | None = None,
+        *,
+        epochs: int | None = None,
+        on: str = "train+val",
+        seed: int | None = None,
+    ) -> Candidate:
+        """Train the candidate's architecture again from scratch, as a Tune trial, on the
+        training and validation splits together (``on="train+val"``, KerasTuner's final fit) or
+        the training split (``"train"``), for ``epochs`` (default: the search's), and score it
+        on the test split. Returns the retrained :class:`Candidate` (``load_model`` takes it)."""
+        from raynas.frontdoor.model import retrain
+
+        return retrain(self, candidate, epochs=epochs, on=on, seed=seed)
+
     def export(self, path: str, *, top: int | None = None, opset: int = 18) -> list[str]:
         """Write the front's models (or the ``top`` best by the first objective when the front
         is shorter): per model a folder with ``model.onnx`` (metrics and config in its metadata),
@@ -393,9 +433,15 @@ class NASResults:
         out = []
         for i, c in enumerate(chosen):
             folder = os.path.join(path, f"{i:02d}_{c.trial_id}")
-            export_candidate(self.space, c, folder, opset=opset)
+            export_candidate(self.space, c, folder, opset=opset, input_shape=self._input_shape())
             out.append(folder)
         return out
+
+    def _input_shape(self) -> tuple[int, ...]:
+        shape = getattr(self.space, "input_shape", None)
+        if shape is None and self.plan is not None:
+            shape = self.plan.input_shape
+        return tuple(shape or ())
 
 
 def _fmt(v: Any) -> str:

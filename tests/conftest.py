@@ -31,6 +31,7 @@ def ray_session():
         ray.init(
             address="local",  # never attach to a `ray start` cluster another test may run
             num_cpus=2,
+            resources={"hw:cpu": 1},  # this machine's CPU is the test device `cpu`
             include_dashboard=False,
             log_to_driver=False,
             configure_logging=False,

@@ -28,24 +28,50 @@ GOOD = {
 
 def test_a_good_config_validates() -> None:
     cfg = validate_config(GOOD)
-    assert cfg.space == ("mlp", {"max_layers": 3, "width": [32, 64, 128]})
+    assert (cfg.space, cfg.space_kwargs) == ("mlp", {"max_layers": 3, "width": [32, 64, 128]})
     assert cfg.objectives == [
         Objective("val_acc", "max"),
         Objective("latency_p50_ms", "min", ("<=", 5.0)),
     ]
-    kwargs = cfg.to_search_kwargs()
-    assert kwargs["budget"] == 12 and kwargs["max_epochs"] == 3
-    assert kwargs["strategy"] == "nsga2" and kwargs["scheduler"] == "moasha"
-    assert kwargs["points_to_evaluate"] is None and kwargs["warm_start"] is None
-    assert kwargs["reuse_actors"] is True
-    assert (
-        validate_config({**GOOD, "reuse_actors": False}).to_search_kwargs()["reuse_actors"] is False
-    )
+    assert cfg.budget == 12 and cfg.max_epochs == 3
+    assert cfg.strategy == "nsga2" and cfg.scheduler == "moasha"
+    assert cfg.scheduler_kwargs == {"grace_period": 1}
+    assert cfg.points_to_evaluate is None and cfg.warm_start is None
+    assert cfg.reuse_actors is True
+    assert validate_config({**GOOD, "reuse_actors": False}).reuse_actors is False
     first = {"layers": [{"width": 64}], "activation": "relu"}
     cfg = validate_config({**GOOD, "warm_start": "~/runs/first", "points_to_evaluate": [first]})
-    kwargs = cfg.to_search_kwargs()
-    assert kwargs["warm_start"] == os.path.expanduser("~/runs/first")
-    assert kwargs["points_to_evaluate"] == [first]
+    assert cfg.warm_start == os.path.expanduser("~/runs/first")
+    assert cfg.points_to_evaluate == [first]
+
+
+def test_the_yaml_and_the_keyword_arguments_are_the_same_options() -> None:
+    """One declaration: a config's keys are raynas.search's keywords, with the same checks."""
+    from raynas.frontdoor import SearchOptions
+
+    python = SearchOptions(
+        "mlp",
+        "digits",
+        space_kwargs={"max_layers": 3, "width": [32, 64, 128]},
+        objectives=["val_acc:max", "latency_p50_ms:min"],
+        constraints=["latency_p50_ms <= 5"],
+        strategy="nsga2",
+        scheduler="moasha",
+        scheduler_kwargs={"grace_period": 1},
+        hardware=[{"name": "cpu", "provider": "CPUExecutionProvider", "threads": 1}],
+        budget=12,
+        max_epochs=3,
+        resources_per_trial={"cpu": 1},
+        name="hw-digits",
+    )
+    assert python == validate_config(GOOD)
+    assert SearchOptions("mlp", training={"max_epochs": 3}).max_epochs == 3
+    with pytest.raises(ConfigError, match=r"`max_epochs` is given twice"):
+        SearchOptions("mlp", max_epochs=2, training={"max_epochs": 3})
+    for bad in ({"budjet": 3}, {"constraint": ["params <= 5"]}):
+        key = next(iter(bad))
+        with pytest.raises(ConfigError, match=rf"`{key}` is not an option of raynas.search"):
+            validate_config({**GOOD, **bad})
 
 
 def test_domain_shorthand_in_space_kwargs() -> None:
@@ -59,24 +85,26 @@ def test_domain_shorthand_in_space_kwargs() -> None:
             },
         }
     )
-    width = cfg.space[1]["width"]
+    width = cfg.space_kwargs["width"]
     assert isinstance(width, Int) and width.finite_values()[:2] == [16, 32]
-    assert isinstance(cfg.space[1]["activation"], Choice)
+    assert isinstance(cfg.space_kwargs["activation"], Choice)
 
 
 @pytest.mark.parametrize(
     ("change", "message"),
     [
-        ({"bogus": 1}, r"`bogus` is not a known key; the keys are \['name', 'seed', 'space'"),
+        ({"bogus": 1}, r"`bogus` is not an option of raynas.search; the options are \['budget'"),
+        ({"budjet": 1}, r"`budjet` is not an option of raynas.search \(did you mean `budget`\?\)"),
         (
             {"space": {"type": "resnet"}},
             r"`space.type` must be one of \['mlp', 'mobile', 'nb201', 'transformer'\] or "
             r"'module:attribute', but got 'resnet'",
         ),
-        ({"data": "cifar10"}, r"`data.name` must be one of \['digits', 'mnist1d'\]"),
+        ({"data": {"name": "cifar10"}}, r"`data.name` must be one of \['digits', 'mnist1d'"),
+        ({"data": "cifar10"}, r"`data` must be one of \['digits', 'mnist1d'"),
         (
             {"strategy": "simulated_annealing"},
-            r"`strategy.name` must be one of \[.*'evolution'.*\] "
+            r"`strategy` must be one of \[.*'evolution'.*\] "
             r"or 'module:attribute', but got 'simulated_annealing'",
         ),
         ({"scheduler": {"name": "median"}}, r"`scheduler.name` must be one of \[.*'moasha'.*\]"),
@@ -84,7 +112,7 @@ def test_domain_shorthand_in_space_kwargs() -> None:
         ({"budget": "ten"}, r"`budget` must be an int >= 1"),
         (
             {"training": {"epochs": 3}},
-            r"`training.epochs` is not a known key; the keys of "
+            r"`training.epochs` is not a known key \(did you mean `training.max_epochs`\?\); the keys of "
             r"`training` are \['max_epochs', 'train_fraction', 'time_budget_s'\]",
         ),
         ({"training": {"max_epochs": 0}}, r"`training.max_epochs` must be an int >= 1, but got 0"),
@@ -93,7 +121,8 @@ def test_domain_shorthand_in_space_kwargs() -> None:
             r"`training.train_fraction` must be a number in "
             r"\(0, 1\], but got 1.5",
         ),
-        ({"resources_per_trial": {"tpu": 1}}, r"`resources_per_trial.tpu` is not a known key"),
+        ({"resources_per_trial": {"tpu": "one"}}, r"`resources_per_trial.tpu` must be a number"),
+        ({"resources_per_trial": {"cpu": 0}}, r"`resources_per_trial` cannot give a trial 0 CPUs"),
         ({"resources_per_trial": {"gpu": -1}}, r"`resources_per_trial.gpu` must be a number >= 0"),
         ({"objectives": []}, r"`objectives` must be a non-empty list"),
         (
@@ -102,11 +131,10 @@ def test_domain_shorthand_in_space_kwargs() -> None:
             r"must be one of \['min', 'max'\], but got 'maximize'",
         ),
         ({"constraints": ["latency_p50_ms"]}, r"`constraints\[0\]` must be 'metric <= bound'"),
-        ({"objectives": ["val_acc", "val_acc:min"]}, r"`objectives` must be a list of distinct"),
+        ({"objectives": ["val_acc", "val_acc:min"]}, r"`objectives`: .*val_acc"),
         (
             {"hardware": [{"provider": "CPUExecutionProvider"}]},
-            r"`hardware\[0\]` must be a mapping "
-            r"with at least a `name`",
+            r"`hardware\[0\]` must be a mapping with at least a `name`",
         ),
         ({"seed": -1}, r"`seed` must be an int >= 0, but got -1"),
         ({"warm_start": ""}, r"`warm_start` must be the folder of an earlier raynas search"),

@@ -18,6 +18,7 @@ from raynas.data.errors import DataError
 
 _LAZY = {
     "ArrayDataModule": "raynas.data._arrays",
+    "TrainValDataModule": "raynas.data._merged",
     "DigitsDataModule": "raynas.data._digits",
     "MNIST1DDataModule": "raynas.data._mnist1d",
 }

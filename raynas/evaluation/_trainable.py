@@ -79,6 +79,7 @@ class NASTrainable:
             ``val_acc`` (or ``val_mae``).
         cpus: CPUs per trial (also the torch thread count unless ``settings.num_threads``).
         gpus: GPUs per trial; a fraction in (0, 1) lets several trials share one GPU.
+        resources: custom Ray resources per trial (``{"accelerator_type:A100": 0.01}``).
         trainer_kwargs: extra ``pl.Trainer`` arguments.
         **settings_kwargs: fields of :class:`EvaluationSettings`.
 
@@ -108,6 +109,7 @@ class NASTrainable:
         module_factory: Callable[[dict[str, Any]], Any] | None = None,
         cpus: float = 1,
         gpus: float = 0,
+        resources: Mapping[str, float] | None = None,
         trainer_kwargs: Mapping[str, Any] | None = None,
         **settings_kwargs: Any,
     ) -> None:
@@ -139,6 +141,12 @@ class NASTrainable:
         if module_factory is not None and not callable(module_factory):
             raise EvaluationError(f"`module_factory` must be callable, but got {module_factory!r}.")
         self.cpus, self.gpus = check_resources(cpus, gpus)
+        self.resources = dict(resources or {})
+        for key, value in self.resources.items():
+            if not isinstance(value, numbers.Real) or isinstance(value, bool) or value < 0:
+                raise EvaluationError(
+                    f"`resources.{key}` must be a number >= 0, but got {value!r}."
+                )
         self.space = space
         self.task = task
         self.objectives = list(objectives)
@@ -180,7 +188,7 @@ class NASTrainable:
         """The trial's ``PlacementGroupFactory``: one bundle of ``cpus`` CPUs and ``gpus`` GPUs."""
         from ray.tune import PlacementGroupFactory
 
-        bundle = {"CPU": self.cpus}
+        bundle = {"CPU": self.cpus, **{k: float(v) for k, v in self.resources.items() if v}}
         if self.gpus:
             bundle["GPU"] = self.gpus
         return PlacementGroupFactory([bundle])

@@ -2,7 +2,7 @@
 
 Every strategy subclasses :class:`Strategy` (``ask() -> config``, ``tell(config, metrics)``,
 ``state_dict()``/``load_state_dict()``). :func:`get_strategy` builds one by name; the Tune
-adapter :class:`raynas.search.Searcher` wraps any of them.
+adapter :class:`raynas.tune.Searcher` wraps any of them.
 
 | name | class | objectives |
 | --- | --- | --- |

@@ -2,7 +2,7 @@
 
 A :class:`Strategy` proposes configurations of a :class:`~raynas.search_spaces.SearchSpace` with
 :meth:`~Strategy.ask` and learns from their results through :meth:`~Strategy.tell`. It imports
-neither Ray nor torch: the Tune adapter (:class:`raynas.search.Searcher`) wraps any strategy, and
+neither Ray nor torch: the Tune adapter (:class:`raynas.tune.Searcher`) wraps any strategy, and
 unit tests or tabular benchmarks drive one directly.
 
 Rules every strategy keeps:
@@ -294,7 +294,7 @@ class Strategy(ABC):
         """Record ``config`` as proposed and awaiting its result, as if :meth:`ask` returned it.
 
         For a config that an earlier copy of this search handed out, but that its saved state
-        lacks (``raynas.search.Searcher.sync_trials`` on a resume): it is not proposed again,
+        lacks (``raynas.tune.Searcher.sync_trials`` on a resume): it is not proposed again,
         and its :meth:`tell` is awaited like any other. A config already told is left as it is.
         """
         canonical = validate_config(self._space, config, "config")

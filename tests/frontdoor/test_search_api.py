@@ -160,11 +160,13 @@ def test_warm_start_tells_the_earlier_candidates_with_their_hardware_measured_ag
 ) -> None:
     import math
 
-    from raynas.api import _make_search_alg, build_spec
     from raynas.evaluation._runner import split_config
+    from raynas.frontdoor.options import SearchOptions
+    from raynas.frontdoor.plan import make_plan
+    from raynas.frontdoor.run import make_search_alg
 
-    spec = build_spec(small_space(), "digits", **_warm_kwargs(finished, tmp_path))
-    strategy = _make_search_alg(spec).searcher.strategy
+    spec = make_plan(SearchOptions(small_space(), "digits", **_warm_kwargs(finished, tmp_path)))
+    strategy = make_search_alg(spec).searcher.strategy
     space = spec.space
     told = {o.key: o for o in strategy.observations}
     earlier = {space.key(split_config(space, c.config)): c for c in finished.candidates}
@@ -217,7 +219,10 @@ def test_warm_start_from_a_search_of_other_objectives_is_refused(finished, tmp_p
 def test_a_failed_earlier_candidate_stays_in_the_results_as_failed(finished, tmp_path) -> None:
     import dataclasses
 
-    from raynas.api import _make_search_alg, _with_warm_start, build_spec
+    from raynas.frontdoor.options import SearchOptions
+    from raynas.frontdoor.plan import make_plan
+    from raynas.frontdoor.run import make_search_alg
+    from raynas.frontdoor.warm import with_warm_start
     from raynas.results import NASResults
 
     first, *rest = finished.candidates
@@ -227,10 +232,10 @@ def test_a_failed_earlier_candidate_stays_in_the_results_as_failed(finished, tmp
     earlier = NASResults([broken, *rest], finished.objectives, space=finished.space)
     earlier.path = finished.path
     kwargs = {**_warm_kwargs(finished, tmp_path), "warm_start": earlier}
-    spec = build_spec(small_space(), "digits", **kwargs)
-    strategy = _make_search_alg(spec).searcher.strategy
+    spec = make_plan(SearchOptions(small_space(), "digits", **kwargs))
+    strategy = make_search_alg(spec).searcher.strategy
     assert sum(not o.ok for o in strategy.observations) >= 1
-    merged = _with_warm_start(NASResults([], spec.objectives, space=spec.space), spec)
+    merged = with_warm_start(NASResults([], spec.objectives, space=spec.space), spec)
     assert len(merged) == len(finished)
     failed = next(c for c in merged.candidates if c.trial_id == first.trial_id)
     assert not failed.feasible
@@ -243,7 +248,8 @@ def test_a_warm_start_from_a_killed_search_skips_the_trials_that_never_started(
 ) -> None:
     import dataclasses
 
-    from raynas.api import build_spec
+    from raynas.frontdoor.options import SearchOptions
+    from raynas.frontdoor.plan import make_plan
     from raynas.results import NASResults
 
     # a driver killed right after Tune made a trial: its folder exists, nothing was reported
@@ -253,7 +259,7 @@ def test_a_warm_start_from_a_killed_search_skips_the_trials_that_never_started(
     earlier = NASResults([*finished.candidates, never], finished.objectives, space=finished.space)
     earlier.path = finished.path
     kwargs = {**_warm_kwargs(finished, tmp_path), "warm_start": earlier}
-    spec = build_spec(small_space(), "digits", **kwargs)
+    spec = make_plan(SearchOptions(small_space(), "digits", **kwargs))
     assert [p.source.trial_id for p in spec.warm_start] == [c.trial_id for c in finished.candidates]
 
 
@@ -373,7 +379,7 @@ def test_a_users_objective_hook_reports_a_metric_the_search_optimizes(
 
 
 def test_results_reload_from_the_folder(finished) -> None:
-    again = raynas.api.results(finished.path)
+    again = raynas.load_results(finished.path)
     assert len(again) == len(finished)
     assert {c.trial_id for c in again.pareto_front()} == {
         c.trial_id for c in finished.pareto_front()
@@ -404,7 +410,7 @@ def test_resume_rebuilds_a_searcher_state_cut_short_by_a_killed_driver(finished,
     saved, pending = _strategy_state(folder)
     (file,) = folder.glob("searcher-state-*.pkl")
     file.write_bytes(b"")
-    with caplog.at_level("WARNING", logger="raynas.search"):
+    with caplog.at_level("WARNING", logger="raynas.tune"):
         resumed = raynas.resume(str(folder), verbose=0)
     assert f"the searcher state {file.name} is empty (0 bytes); rebuilt" in caplog.text
     assert "from Tune's experiment state (6 trials told, 0 left to finish, 0 dropped" in caplog.text
@@ -421,10 +427,15 @@ def test_resume_rebuilds_a_searcher_state_cut_short_by_a_killed_driver(finished,
     [
         (
             {"strategy": "annealing"},
-            r"The `strategy` argument must be one of \[.*\]. Got: 'annealing'",
+            r"`strategy` must be one of \[.*\] or 'module:attribute', but got 'annealing'",
         ),
-        ({"scheduler": "median"}, r"The `scheduler` argument must be one of \[.*'moasha'.*\]"),
-        ({"budget": 0}, r"`budget` must be an int >= 1, but got 0"),
+        ({"scheduler": "median"}, r"`scheduler` must be one of \[.*'moasha'.*\]"),
+        (
+            {"constraint": ["params <= 5"]},
+            r"`constraint` is not an option of raynas.search "
+            r"\(did you mean `constraints`\?\)",
+        ),
+        ({"budget": 0}, r"`budget` must be an int >= 1 \(the number of candidates\), but got 0"),
         ({"objectives": ["val_acc:best"]}, r"`mode` of objective `val_acc` must be one of"),
         (  # a typo'd metric: Tune would stop the search at the first report
             {"objectives": ["val_accuracy:max"]},
@@ -442,7 +453,7 @@ def test_resume_rebuilds_a_searcher_state_cut_short_by_a_killed_driver(finished,
             {"objectives": ["val_acc:max", "latency_p50_ms <= fast"]},
             r"constraint 'latency_p50_ms <= fast' must read `NAME OP BOUND`",
         ),
-        ({"resources_per_trial": {"tpu": 1}}, r"`resources_per_trial.tpu` is not a known key"),
+        ({"resources_per_trial": {"gpu": -1}}, r"`resources_per_trial.gpu` must be a number >= 0"),
         (
             {"points_to_evaluate": [{**FIRST, "activation": "swish"}]},
             r"`points_to_evaluate\[0\]` is not a config of the space .*`activation` must be one of",
@@ -458,7 +469,7 @@ def test_resume_rebuilds_a_searcher_state_cut_short_by_a_killed_driver(finished,
         ),
         (
             {"reuse_actors": "yes"},
-            r"`reuse_actors` must be a bool \(true or false\), but got 'yes'",
+            r"`reuse_actors` must be true or false, but got 'yes'",
         ),
         (  # before, the strategy and scheduler were first built after the folder was written
             {"strategy": "nsga2", "strategy_kwargs": {"popsize": 8}},

@@ -14,13 +14,9 @@ from raynas.hardware._remote import choose_route
 FAST = dict(min_runs=3, min_seconds=0.0, warmup_runs=0, energy="off")
 
 
-def test_route_without_ray():
+def test_route_without_ray_is_local():
     assert choose_route(HardwareTarget(name="cpu", **FAST)) == "local"
-    with pytest.raises(
-        TargetError,
-        match=r"`resource` of HardwareTarget `jetson` is 'hw:jetson', but no node of the Ray cluster advertises it .*local_fallback=True",
-    ):
-        choose_route(HardwareTarget(name="jetson", local_fallback=False, **FAST))
+    assert choose_route(HardwareTarget(name="jetson", **FAST)) == "local"
     assert local_resources(
         [HardwareTarget(name="a"), HardwareTarget(name="b", resource="hw:x")]
     ) == {
@@ -30,14 +26,19 @@ def test_route_without_ray():
 
 
 @pytest.mark.ray
-def test_local_ray_without_the_resource_measures_on_this_node(ray_session):
+def test_local_ray_without_the_resource_measures_here_only_when_asked(ray_session):
     ray = ray_session
-    t = HardwareTarget(name="cpu", **FAST)
+    t = HardwareTarget(name="laptop", local_fallback=True, **FAST)
     assert choose_route(t) == "local"
     m = measure(relu_onnx(), t)
     assert m.feasible and m.node_id == ray.get_runtime_context().get_node_id()
-    with pytest.raises(TargetError, match=r"advertised device resources: \[\]"):
-        measure(relu_onnx(), HardwareTarget(name="edge", local_fallback=False, **FAST))
+    with pytest.raises(
+        TargetError,
+        match=r"`resource` of HardwareTarget `edge` is 'hw:edge', but no node of the Ray cluster "
+        r"advertises it \(advertised device resources: \['hw:cpu'\]\).*local_fallback=True",
+    ):
+        measure(relu_onnx(), HardwareTarget(name="edge", **FAST))
+    assert choose_route(HardwareTarget(name="cpu", **FAST)) == "ray"
 
 
 @pytest.mark.ray

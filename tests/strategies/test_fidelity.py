@@ -13,7 +13,6 @@ import numpy as np
 import pytest
 
 from raynas.pareto import non_dominated_ranks
-from raynas.search import Searcher
 from raynas.strategies import (
     TPE,
     MultiObjectiveEvolution,
@@ -23,6 +22,7 @@ from raynas.strategies import (
     StrategyError,
 )
 from raynas.testing import conditional_space, small_space, synthetic_metrics
+from raynas.tune import Searcher
 
 
 def _tell_pair(strategy, space):

@@ -9,9 +9,9 @@ import sys
 
 import pytest
 
-from raynas.search import STRATEGIES, Searcher, get_strategy
 from raynas.strategies import RegularizedEvolution, StrategyError
 from raynas.testing import small_space, synthetic_metrics
+from raynas.tune import STRATEGIES, Searcher, get_strategy
 
 
 def test_name_table_lists_the_strategies():

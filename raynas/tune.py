@@ -2,7 +2,7 @@
 
 Example:
     >>> from ray import tune
-    >>> from raynas.search import Searcher
+    >>> from raynas.tune import Searcher
     >>> searcher = Searcher("evolution", space=space, metric="val_acc", mode="max", seed=0)
     >>> tuner = tune.Tuner(trainable, tune_config=tune.TuneConfig(search_alg=searcher,
     ...                                                            num_samples=50))  # doctest: +SKIP
@@ -18,14 +18,13 @@ import glob
 import logging
 import os
 import pickle
-import sys as _sys
-import types as _types
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
 from ray.tune.search import Searcher as _TuneSearcher
 
+from raynas._resume import SavedTrial
 from raynas.objectives import Objective, as_objectives
 from raynas.schedulers._fidelity import budget_of, reached_fidelity
 from raynas.search_spaces import SearchSpace
@@ -43,8 +42,6 @@ __all__ = ["STRATEGIES", "Searcher", "get_strategy", "strategy_class"]
 
 _SAVE_VERSION = 1
 _log = logging.getLogger(__name__)
-#: A trial as Tune saved it: ``(trial_id, config, "done" | "error" | "running", last result)``
-SavedTrial = tuple[str, dict[str, Any], str, Mapping[str, Any] | None]
 
 
 class Searcher(_TuneSearcher):
@@ -532,16 +529,3 @@ def _resolve_objectives(
             f"but {len(modes)} modes {modes}."
         )
     return as_objectives([Objective(m, md) for m, md in zip(metrics, modes, strict=True)])
-
-
-class _CallableModule(_types.ModuleType):
-    """Makes ``raynas.search(space, data, ...)`` run a whole search (:func:`raynas.api.search`)
-    while ``raynas.search.Searcher`` stays the Tune adapter: the module itself is callable."""
-
-    def __call__(self, space: Any, data: Any = "digits", **kwargs: Any) -> Any:
-        from raynas.api import search
-
-        return search(space, data, **kwargs)
-
-
-_sys.modules[__name__].__class__ = _CallableModule
