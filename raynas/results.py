@@ -263,7 +263,7 @@ class NASResults:
         cols = [o.name for o in self.objectives]
         extra = [
             k
-            for k in ("params", "flops", "energy_j", "epoch")
+            for k in ("test_acc", "test_mae", "params", "flops", "energy_j", "epoch")
             if k not in cols and any(k in c.metrics for c in cands)
         ]
         warm = any("warm_start" in c.extra for c in cands)  # some come from an earlier search

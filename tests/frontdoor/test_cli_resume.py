@@ -42,13 +42,13 @@ def _write(tmp_path: Path, text: str, name: str = "search.yaml") -> str:
 @pytest.mark.parametrize(
     ("text", "message"),
     [
-        ("space: {type: mlp}\nbogus: 1\n", r"`bogus` is not a known key"),
+        ("space: {type: mlp}\nbogus: 1\n", r"`bogus` is not an option of raynas.search"),
         (
             "space: {type: resnet}\n",
             r"`space.type` must be one of \['mlp', 'mobile', 'nb201', "
             r"'transformer'\] or 'module:attribute', but got 'resnet'",
         ),
-        ("space: {type: mlp}\nstrategy: anneal\n", r"`strategy.name` must be one of \["),
+        ("space: {type: mlp}\nstrategy: anneal\n", r"`strategy` must be one of \["),
         ("space: {type: mlp}\nbudget: -3\n", r"`budget` must be an int >= 1"),
         (
             "space: {type: mlp}\ntraining: {max_epochs: 0}\n",

@@ -512,3 +512,46 @@ def test_bad_arguments_fail_before_any_trial(kwargs, message, tmp_path) -> None:
     with pytest.raises((ConfigError, ValueError), match=message):
         raynas.search(small_space(), "digits", storage_path=str(tmp_path), verbose=0, **kwargs)
     assert not os.listdir(tmp_path), "nothing may start before the input is checked"
+
+
+def test_the_trained_model_comes_back_and_scores_on_the_test_split(finished) -> None:
+    import torch
+
+    from raynas.data import get_datamodule
+
+    best = finished.best()
+    model = finished.load_model(best)
+    x, y = get_datamodule("digits").arrays("test")
+    with torch.no_grad():
+        acc = float((model(x).argmax(-1) == y).float().mean())
+    test = finished.evaluate(best, split="test")
+    assert test["test_acc"] == pytest.approx(acc)
+    assert finished.evaluate(best, split="val")["val_acc"] == pytest.approx(
+        best.metrics["val_acc"], abs=1e-6
+    )
+    again = raynas.load_results(finished.path)  # kept in the folder: the report shows it
+    assert [c.metrics.get("test_acc") for c in again.candidates if c.trial_id == best.trial_id] == [
+        pytest.approx(acc)
+    ]
+    assert "test_acc" in again.summary_table(again.candidates)
+    with pytest.raises(
+        ConfigError, match=r"`split` must be one of \['train', 'val', 'test'\], but got 'dev'"
+    ):
+        finished.evaluate(best, split="dev")
+    with pytest.raises(ConfigError, match=r"`candidate` 'nope' is not a trial of this search"):
+        finished.load_model("nope")
+
+
+def test_retrain_on_train_and_validation_as_a_tune_trial(finished) -> None:
+    best = finished.best()
+    again = finished.retrain(best, epochs=1, on="train+val")
+    assert again.feasible and again.extra == {"retrained_from": best.trial_id, "on": "train+val"}
+    assert again.metrics["epoch"] == 1 and 0 < again.metrics["test_acc"] <= 1
+    assert again.metrics["latency_p50_ms"] == best.metrics["latency_p50_ms"]  # same network
+    assert os.path.dirname(os.path.dirname(again.trial_path)).endswith(
+        os.path.join("api", "retrain")
+    )
+    model = finished.load_model(again)
+    assert sum(p.numel() for p in model.parameters()) == best.metrics["params"]
+    with pytest.raises(ConfigError, match=r"`on` must be one of \['train', 'train\+val'\]"):
+        finished.retrain(best, on="all")
