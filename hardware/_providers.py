@@ -153,6 +153,16 @@ def register(provider: str, library: str | None = None) -> str:
         return path
 
 
+def hardware_devices() -> list[str]:
+    """This machine's hardware devices as onnxruntime sees them (``"CPU (AMD)"`` ...)."""
+    import onnxruntime as ort
+
+    if not hasattr(ort, "get_ep_devices"):
+        return []
+    seen = {f"{d.device.type.name} ({d.device.vendor})": None for d in ort.get_ep_devices()}
+    return list(seen)
+
+
 def device_name(ep_device: Any, provider: str | None = None) -> str:
     """The name a target uses for an EP device (``CPU``, ``GPU.0`` ...)."""
     plugin = PLUGINS.get(provider or ep_device.ep_name)
@@ -197,7 +207,7 @@ def select_device(provider: str, device: str | None, library: str | None = None)
         raise ProviderUnavailableError(
             f"`provider` {provider!r} is registered but offers no device on this machine"
             + (f" ({note})" if note else "")
-            + "."
+            + f"; the hardware onnxruntime sees: {hardware_devices()}."
         )
     if device is None:
         return found[0]
