@@ -20,7 +20,10 @@ def test_defaults_and_resource():
     [
         ({"name": ""}, r"`name` of HardwareTarget must be a non-empty str .* but got ''"),
         ({"name": "a b"}, r"`name` .* but got 'a b'"),
-        ({"provider": "CUDA EP"}, r"`provider` of HardwareTarget must be an onnxruntime .* got 'CUDA EP'"),
+        (
+            {"provider": "CUDA EP"},
+            r"`provider` of HardwareTarget must be an onnxruntime .* got 'CUDA EP'",
+        ),
         (
             {"provider": "CUDA"},
             r"`provider` 'CUDA' is neither built into this onnxruntime nor a registered plugin; "
