@@ -181,8 +181,8 @@ def pareto_front(points: np.ndarray, *, spread: np.ndarray | None = None) -> np.
         return np.flatnonzero(_ranks(pts) == 0)
     sp = np.asarray(spread, dtype=float).reshape(pts.shape)
     tol = np.maximum(sp[:, None, :], sp[None, :, :])
-    diff = pts[:, None, :] - pts[None, :, :]  # diff[i, j]: i minus j
     with np.errstate(invalid="ignore"):  # inf - inf: neither better nor worse
+        diff = pts[:, None, :] - pts[None, :, :]  # diff[i, j]: i minus j
         no_worse = np.all(~(diff > tol), axis=2)
         better = np.any(-diff > tol, axis=2)
     dom = no_worse & better  # dom[i, j]: i dominates j within the spread
