@@ -93,6 +93,21 @@ def run_job(job: Mapping[str, Any]) -> dict[str, Any]:
         )
     out["provider"] = used
     out.update(_assignment(session, target, used))
+    nodes = out.get("ep_nodes") or {}
+    if nodes and not nodes.get(used):  # the provider claimed none of the graph
+        ran = max(nodes, key=lambda k: nodes[k])
+        if not target.allow_fallback:
+            out.update(
+                feasible=False,
+                reason=(
+                    f"`{used}` ran none of the graph's {sum(nodes.values())} nodes ({ran} ran "
+                    "them: ops it lacks); pass allow_fallback=True to measure such graphs on "
+                    f"{ran}."
+                ),
+                wall_s=time.perf_counter() - t_start,
+            )
+            return out
+        out["provider"] = used = ran
 
     feeds = make_inputs(session, target, np.random.default_rng(0))
     ref = job.get("reference")
