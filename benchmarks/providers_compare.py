@@ -11,6 +11,16 @@ latency, the ratio, the Spearman rank correlation of the two providers' p50s, th
 nodes the second provider ran, and which candidates stand on one accuracy-latency front but not
 on the other.
 
+Measured (2026-12-08, AMD EPYC, 2 cores, onnxruntime 1.32.0, one process, one thread): OpenVINO's
+plugin offers no device on AMD CPUs, so the second provider was the ggml plugin EP 0.2.0
+(``onnxruntime-ggml``, its library from the wheel; the package itself pins onnxruntime < 1.31)
+with ``--space mlp --n 30 --epochs 3``: ggml ran none of the nodes of the 15 MLPs with batch
+norm (infeasible, with that reason); on the other 15 the median p50 was 0.0307 ms on the CPU
+provider and 0.0983 ms on ggml (ratio 2.91, range 2.66 .. 4.06), Spearman 0.868, and the
+accuracy-latency fronts (3 candidates each) share 2: a 32-wide ReLU MLP is only on the CPU
+front, a 128-wide GELU one only on ggml's. ggml also claims none of the NB201 cell networks'
+nodes (AveragePool, BatchNormalization, GlobalAveragePool).
+
 Run (one process, one thread per session):
     OMP_NUM_THREADS=1 python benchmarks/providers_compare.py --n 30
     python benchmarks/providers_compare.py --provider ggml --provider-library /path/libonnxruntime_ggml.so \\
