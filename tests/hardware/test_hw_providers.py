@@ -157,3 +157,40 @@ def test_fallback_of_a_plugin_target_is_recorded():
     m = measure(relu_onnx(), t, route="local")
     assert m.feasible and m.provider == "CPUExecutionProvider" and m.device is None
     assert np.isfinite(m.p50_ms)
+
+
+def test_a_provider_that_claims_none_of_the_graph_makes_it_infeasible(monkeypatch):
+    """ggml's plugin, for one, claims no node of a graph with an op it lacks (BatchNorm): the
+    session then runs on the CPU provider, and its latency is not the plugin's."""
+    import types
+
+    from raynas.hardware import _protocol
+
+    real = _protocol.make_session
+
+    class Claimless:
+        def __init__(self, session):
+            self._s, self.raynas_ep_device = session, session.raynas_ep_device
+
+        def __getattr__(self, name):
+            return getattr(self._s, name)
+
+        def get_provider_graph_assignment_info(self):
+            nodes = [object()] * 3
+            return [
+                types.SimpleNamespace(ep_name="OtherExecutionProvider", get_nodes=lambda: nodes)
+            ]
+
+    monkeypatch.setattr(_protocol, "make_session", lambda *a: Claimless(real(*a)))
+    target = HardwareTarget(name="x", device="CPU", **FAST)
+    out = _protocol.run_job({"onnx": relu_onnx(), "target": target.to_dict()})
+    assert out["feasible"] is False and out["ep_nodes"] == {"OtherExecutionProvider": 3}
+    assert out["reason"] == (
+        "`CPUExecutionProvider` ran none of the graph's 3 nodes (OtherExecutionProvider ran "
+        "them: ops it lacks); pass allow_fallback=True to measure such graphs on "
+        "OtherExecutionProvider."
+    )
+    lenient = HardwareTarget(name="x", device="CPU", allow_fallback=True, **FAST)
+    out = _protocol.run_job({"onnx": relu_onnx(), "target": lenient.to_dict()})
+    assert out["feasible"] is True and out["provider"] == "OtherExecutionProvider"
+    assert out["requested_provider"] == "CPUExecutionProvider" and out["p50_ms"] > 0
