@@ -31,9 +31,15 @@ from .errors import ProviderUnavailableError
 
 
 def _openvino_threads(device: str | None, threads: int) -> dict[str, str]:
-    # OpenVINO reads per-device properties from `load_config` (a JSON string); its older
-    # `num_of_threads` option is not read by the plugin EP
-    return {"load_config": json.dumps({(device or "CPU"): {"INFERENCE_NUM_THREADS": str(threads)}})}
+    """OpenVINO reads per-device properties from `load_config` (a JSON string); its older
+    `num_of_threads` option is not read by the plugin EP. On CPUs with bf16 units OpenVINO
+    would compute in bf16 by default: float32 is asked for, as the CPU provider computes and
+    the parity check against torch expects (a user's own `load_config` replaces this)."""
+    name = device or "CPU"
+    if not name.upper().startswith("CPU"):  # threads are the CPU plugin's property only
+        return {}
+    props = {"INFERENCE_NUM_THREADS": str(threads), "INFERENCE_PRECISION_HINT": "f32"}
+    return {"load_config": json.dumps({name: props})}
 
 
 @dataclass(frozen=True)

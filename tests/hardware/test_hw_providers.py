@@ -62,7 +62,11 @@ def test_openvino_measures_an_exported_candidate():
 
 def test_openvino_threads_go_through_load_config():
     opts = providers.session_options_for("OpenVINOExecutionProvider", "CPU", 2, {})
-    assert json.loads(opts["load_config"]) == {"CPU": {"INFERENCE_NUM_THREADS": "2"}}
+    assert json.loads(opts["load_config"]) == {
+        "CPU": {"INFERENCE_NUM_THREADS": "2", "INFERENCE_PRECISION_HINT": "f32"}
+    }
+    # threads are a property of OpenVINO's CPU plugin only
+    assert providers.session_options_for("OpenVINOExecutionProvider", "GPU.0", 1, {}) == {}
     assert "num_of_threads" not in opts
     own = providers.session_options_for("OpenVINOExecutionProvider", None, 1, {"load_config": "x"})
     assert own == {"load_config": "x"}  # the user's own option wins
