@@ -2,7 +2,10 @@
 
 Every candidate's cost is measured on the target device through an onnxruntime execution
 provider, in a separate process (or a Ray task on the node that advertises the device's
-resource), and cached per space key and target.
+resource), and cached per inference graph (the ONNX graph without its weights' values) and
+target. Providers are onnxruntime's built-in ones or plugin EPs registered at run time
+(``HardwareTarget(provider="OpenVINOExecutionProvider", device="CPU")``; see
+:func:`list_providers`).
 
 Importing this package imports neither torch nor onnxruntime: names load on first use.
 
@@ -26,6 +29,8 @@ from .errors import ExportError, HardwareError, ProviderUnavailableError, Target
 _LAZY = {
     "HardwareTarget": "._target",
     "available_providers": "._target",
+    "list_providers": "._providers",
+    "graph_key": "._cache",
     "Measurement": "._measurement",
     "measure": "._measure",
     "export_onnx": "._export",

@@ -1,7 +1,10 @@
-"""Measurement cache: a candidate is measured once per target within a search.
+"""Measurement cache: an inference graph is measured once per target within a search.
 
-Keyed by the candidate's space key (``space.key(config)``, isomorphism-aware where the space is)
-and the target's :meth:`~raynas.hardware.HardwareTarget.fingerprint`. Stored in one SQLite file
+Keyed by the exported graph (:func:`graph_key`: the ONNX model with its weights' values left
+out, so candidates that differ only in training hyperparameters, or only in their weights,
+share one measurement) and the target's :meth:`~raynas.hardware.HardwareTarget.fingerprint`.
+The candidate's space key (``space.key(config)``) is kept as an alias of its graph, so a
+candidate seen before is answered without exporting it again. Stored in one SQLite file
 under the experiment directory, so it is shared by all trials of the search and survives a
 resume. Concurrent trials are safe: SQLite serializes writes, and :meth:`get_or_measure` holds an
 OS file lock per key stripe while it measures, so two trials that propose the same candidate at
@@ -35,8 +38,70 @@ CREATE TABLE IF NOT EXISTS measurements (
     measurement TEXT NOT NULL,
     created REAL NOT NULL,
     PRIMARY KEY (space_key, target_fp)
-)
+);
+CREATE TABLE IF NOT EXISTS aliases (
+    alias TEXT NOT NULL,
+    target_fp TEXT NOT NULL,
+    graph_key TEXT NOT NULL,
+    PRIMARY KEY (alias, target_fp)
+);
 """
+GRAPH_PREFIX = "graph:"
+
+
+def graph_key(onnx_bytes: bytes, *, weights: bool = False) -> str:
+    """A hash of an ONNX model's inference graph: nodes, attributes, inputs, outputs and the
+    names, shapes and types of its initializers, but not their values (``weights=False``) nor
+    doc strings and producer fields.
+
+    Latency does not depend on the values of dense weights; a quantized target's accuracy does
+    (``weights=True`` keeps them).
+
+    Example:
+        >>> from onnx import TensorProto, helper
+        >>> def model(value):
+        ...     w = helper.make_tensor("w", TensorProto.FLOAT, [1], [value])
+        ...     g = helper.make_graph([helper.make_node("Mul", ["x", "w"], ["y"])], "g",
+        ...         [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1])],
+        ...         [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1])], [w])
+        ...     return helper.make_model(g).SerializeToString()
+        >>> graph_key(model(1.0)) == graph_key(model(2.0))
+        True
+        >>> graph_key(model(1.0), weights=True) == graph_key(model(2.0), weights=True)
+        False
+    """
+    if weights:
+        return GRAPH_PREFIX + "w-" + hashlib.sha256(onnx_bytes).hexdigest()[:32]
+    import onnx
+
+    model = onnx.load_model_from_string(onnx_bytes)
+    for field_name in ("doc_string", "producer_name", "producer_version", "model_version"):
+        model.ClearField(field_name)
+    del model.metadata_props[:]
+    graphs = [model.graph]
+    while graphs:  # subgraphs (If, Loop, Scan bodies) too
+        graph = graphs.pop()
+        graph.ClearField("doc_string")
+        for tensor in [*graph.initializer, *(s.values for s in graph.sparse_initializer)]:
+            for name in (
+                "raw_data",
+                "float_data",
+                "int32_data",
+                "int64_data",
+                "double_data",
+                "uint64_data",
+                "string_data",
+                "external_data",
+            ):
+                tensor.ClearField(name)
+        for node in graph.node:
+            node.ClearField("doc_string")
+            for attr in node.attribute:
+                if attr.HasField("g"):
+                    graphs.append(attr.g)
+                graphs.extend(attr.graphs)
+    blob = model.SerializeToString(deterministic=True)
+    return GRAPH_PREFIX + hashlib.sha256(blob).hexdigest()[:32]
 
 
 class MeasurementCache:
@@ -61,14 +126,15 @@ class MeasurementCache:
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
         p = Path(path)
-        if p.is_dir() or (not p.suffix and not p.exists()):
+        # is_file, not exists: another process may create the folder between the two checks
+        if p.is_dir() or (not p.suffix and not p.is_file()):
             p = p / FILE_NAME
         p.parent.mkdir(parents=True, exist_ok=True)
         self.path = p
         self._memo: dict[tuple[str, str], Measurement] = {}
         self._thread_lock = threading.Lock()
         with self._connect() as con:
-            con.execute(_SCHEMA)
+            con.executescript(_SCHEMA)
 
     def __getstate__(self) -> dict[str, Any]:  # travels to trials as its path only
         return {"path": str(self.path)}
@@ -92,7 +158,8 @@ class MeasurementCache:
         return target if isinstance(target, str) else target.fingerprint()
 
     def get(self, key: str, target: HardwareTarget | str) -> Measurement | None:
-        """The stored measurement of ``key`` on ``target`` (``from_cache=True``), or ``None``."""
+        """The stored measurement of ``key`` (a graph key, or a candidate key that is an alias
+        of one) on ``target`` (``from_cache=True``), or ``None``."""
         fp = self._fp(target)
         memo = self._memo.get((key, fp))
         if memo is not None:
@@ -102,6 +169,13 @@ class MeasurementCache:
                 "SELECT measurement FROM measurements WHERE space_key = ? AND target_fp = ?",
                 (key, fp),
             ).fetchone()
+            if row is None:
+                row = con.execute(
+                    "SELECT m.measurement FROM aliases a JOIN measurements m ON "
+                    "m.space_key = a.graph_key AND m.target_fp = a.target_fp "
+                    "WHERE a.alias = ? AND a.target_fp = ?",
+                    (key, fp),
+                ).fetchone()
         if row is None:
             return None
         m = Measurement.from_dict(json.loads(row[0])).with_(from_cache=True)
@@ -131,6 +205,16 @@ class MeasurementCache:
             )
         self._memo.pop((key, target.fingerprint()), None)
 
+    def alias(self, alias: str, target: HardwareTarget, key: str) -> None:
+        """Record that candidate key ``alias`` measures as (graph) ``key`` on ``target``."""
+        if alias == key:
+            return
+        with self._connect() as con:
+            con.execute(
+                "INSERT OR REPLACE INTO aliases VALUES (?, ?, ?)",
+                (alias, target.fingerprint(), key),
+            )
+
     @contextlib.contextmanager
     def _key_lock(self, key: str, fp: str) -> Iterator[None]:
         import fcntl
@@ -155,18 +239,20 @@ class MeasurementCache:
         target: HardwareTarget,
         measure: Callable[[], Measurement],
         config: Mapping[str, Any] | None = None,
+        alias: str | None = None,
     ) -> Measurement:
-        """The cached measurement, or ``measure()`` stored under ``key`` (measured once)."""
+        """The cached measurement, or ``measure()`` stored under ``key`` (measured once);
+        ``alias`` (the candidate's key) is recorded as another name of ``key``."""
         found = self.get(key, target)
-        if found is not None:
-            return found
-        with self._key_lock(key, target.fingerprint()):
-            found = self.get(key, target)
-            if found is not None:
-                return found
-            m = measure()
-            self.put(key, target, m, config)
-            return m
+        if found is None:
+            with self._key_lock(key, target.fingerprint()):
+                found = self.get(key, target)
+                if found is None:
+                    found = measure()
+                    self.put(key, target, found, config)
+        if alias is not None:
+            self.alias(alias, target, key)
+        return found
 
     def records(self, target: HardwareTarget | str | None = None) -> list[tuple[Any, Measurement]]:
         """All ``(config, measurement)`` pairs (of one target), oldest first.

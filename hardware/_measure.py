@@ -110,8 +110,11 @@ def measure(
         target: where and how to measure.
         route: ``"auto"`` (Ray task when a node advertises the resource, else local),
             ``"local"`` or ``"ray"``.
-        cache: measurement cache; with ``key``, a cached result is returned without measuring.
-        key: the candidate's space key (``space.key(config)``) for the cache.
+        cache: measurement cache, keyed by the exported graph (:func:`graph_key`: models that
+            differ only in their weights are measured once); a cached result is returned
+            without measuring.
+        key: the candidate's space key (``space.key(config)``): an alias of its graph in the
+            cache, so a candidate seen before is not even exported again.
         config: the candidate's config, stored with the measurement (predictor training).
         calibration: input batches for static int8 quantization (``target.quantization``).
         eval_data: ``(x, y)`` to score the quantized model's accuracy.
@@ -132,22 +135,45 @@ def measure(
     if not isinstance(target, HardwareTarget):
         raise TargetError(f"`target` must be a HardwareTarget, but got {type(target).__name__}.")
     if cache is not None and key is not None:
-        return cache.get_or_measure(
-            key,
-            target,
-            lambda: measure(
-                model,
-                target,
-                route=route,
-                calibration=calibration,
-                eval_data=eval_data,
-                runner=runner,
-                worker_fn=worker_fn,
-                job_extra=job_extra,
-            ),
-            config=config,
-        )
+        found = cache.get(key, target)  # a candidate seen before: no export needed
+        if found is not None:
+            return found
     t0 = time.perf_counter()
+    prepared = _prepare(model, target)
+    if isinstance(prepared, Measurement):  # export failed: cached under the candidate's key
+        prepared = prepared.with_(wall_s=time.perf_counter() - t0)
+        if cache is not None and key is not None:
+            cache.put(key, target, prepared, config)
+        return prepared
+    onnx_bytes, reference, static = prepared
+
+    def run() -> Measurement:
+        m = _run(
+            onnx_bytes,
+            reference,
+            target,
+            route,
+            calibration,
+            eval_data,
+            runner,
+            worker_fn,
+            job_extra,
+        )
+        return m.with_(**static, wall_s=time.perf_counter() - t0)
+
+    if cache is None:
+        return run()
+    from ._cache import graph_key
+
+    graph = graph_key(onnx_bytes, weights=target.quantization is not None)
+    return cache.get_or_measure(graph, target, run, config=config, alias=key)
+
+
+def _prepare(
+    model: Any, target: HardwareTarget
+) -> Measurement | tuple[bytes, dict[str, Any] | None, dict[str, Any]]:
+    """ONNX bytes, torch's reference outputs and the static costs; or the infeasible
+    measurement of a model that does not export."""
     base: dict[str, Any] = {
         "target": target.name,
         "requested_provider": target.provider,
@@ -177,9 +203,7 @@ def measure(
                 check_parity=False,
             )
         except ExportError as exc:
-            return Measurement.infeasible(
-                f"export failed: {exc}", wall_s=time.perf_counter() - t0, **base, **static
-            )
+            return Measurement.infeasible(f"export failed: {exc}", **base, **static)
         onnx_bytes = exported.onnx
         reference = exported.reference()
         static.update(exporter=exported.exporter, export_note=exported.note)
@@ -190,7 +214,21 @@ def measure(
             static["params"] = onnx_params(onnx_bytes)
         except Exception as exc:
             return Measurement.infeasible(f"not a readable ONNX model: {exc}", **base)
+    return onnx_bytes, reference, static
 
+
+def _run(
+    onnx_bytes: bytes,
+    reference: dict[str, Any] | None,
+    target: HardwareTarget,
+    route: str,
+    calibration: Any,
+    eval_data: tuple[Any, Any] | None,
+    runner: ProcessRunner | None,
+    worker_fn: Any,
+    job_extra: Mapping[str, Any] | None,
+) -> Measurement:
+    """Run the protocol on ``onnx_bytes`` in the measuring process or a Ray task."""
     job: dict[str, Any] = {"onnx": onnx_bytes, "target": target.to_dict(), "reference": reference}
     quant = _quant_payload(target, calibration, eval_data)
     if quant is not None:
@@ -216,5 +254,4 @@ def measure(
             import ray
 
             node_id = ray.get_runtime_context().get_node_id()
-    m = _reply_to_measurement(reply, target)
-    return m.with_(**static, node_id=node_id, wall_s=time.perf_counter() - t0)
+    return _reply_to_measurement(reply, target).with_(node_id=node_id)

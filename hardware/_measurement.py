@@ -36,6 +36,10 @@ class Measurement:
         provider: the execution provider the session actually ran on
             (``session.get_providers()[0]``); differs from ``requested_provider`` only when the
             target allowed fallback.
+        device: the EP device the session ran on (``"CPU"``, OpenVINO's ``"GPU.0"`` ...) when
+            it selected one (plugin providers, or a target naming a ``device``).
+        ep_nodes: graph nodes each provider ran, ``{"OpenVINOExecutionProvider": 12,
+            "CPUExecutionProvider": 1}`` (where onnxruntime records it: EP-device sessions).
         p50_ms, p90_ms, mean_ms, std_ms: latency of one run (one batch) in milliseconds.
         percentiles: every reported percentile, ``{99.0: ms, ...}`` (includes 50 and 90).
         runs: timed runs.
@@ -68,6 +72,8 @@ class Measurement:
     target: str = ""
     requested_provider: str | None = None
     provider: str | None = None
+    device: str | None = None
+    ep_nodes: Mapping[str, int] = field(default_factory=dict)
     p50_ms: float | None = None
     p90_ms: float | None = None
     mean_ms: float | None = None
@@ -140,6 +146,7 @@ class Measurement:
         known = {f.name for f in fields(cls)}
         d = {k: v for k, v in data.items() if k in known}
         d["percentiles"] = {float(k): float(v) for k, v in (d.get("percentiles") or {}).items()}
+        d["ep_nodes"] = {str(k): int(v) for k, v in (d.get("ep_nodes") or {}).items()}
         return cls(**d)
 
     def with_(self, **changes: Any) -> Measurement:
@@ -152,6 +159,15 @@ class Measurement:
         if self.reason:
             rows.append(("reason", self.reason))
         rows.append(("provider", f"{self.provider} (requested {self.requested_provider})"))
+        if self.device is not None:
+            rows.append(("device", self.device))
+        if self.ep_nodes:
+            rows.append(
+                (
+                    "graph nodes per provider",
+                    ", ".join(f"{k}: {v}" for k, v in self.ep_nodes.items()),
+                )
+            )
         rows.append(("threads (intra/inter)", f"{self.intra_op_threads}/{self.inter_op_threads}"))
         rows.append(("batch size", _fmt(self.batch_size)))
         rows.append(("runs", str(self.runs)))

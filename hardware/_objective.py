@@ -22,6 +22,8 @@ from ._measurement import METRIC_KEYS
 from ._target import HardwareTarget
 from .errors import TargetError
 
+#: The spread reported with every latency metric.
+SPREAD_KEY = "latency_std_ms"
 # Config keys that configure training, not the architecture: they do not change latency, so
 # the default cache key leaves them out.
 TRAINING_KEYS = frozenset(
@@ -52,15 +54,20 @@ class HardwareObjective:
     constraints, ``<prefix>hw_violation`` says by how much they are broken (0.0 = satisfied);
     :attr:`constraints` gives them as strings for ``raynas.objectives.Objective.parse``.
 
+    A latency metric comes with its spread: ``<prefix>latency_std_ms`` (the standard deviation of
+    the timed runs) is reported whenever a ``latency_*`` metric is, so results can treat cost
+    differences within it as ties (:func:`raynas.pareto.pareto_front` with ``spread``).
+
     Args:
         target: where to measure.
         metrics: report keys among :data:`~raynas.hardware._measurement.METRIC_KEYS`.
         constraints: e.g. ``["latency_p50_ms <= 5"]`` (their metrics are reported too).
         cache: a :class:`MeasurementCache` or a directory for one (the experiment directory);
-            ``None`` measures every call.
-        space: the search space; its ``key`` identifies candidates in the cache (an
-            ``arch_key`` method is preferred when the space has one). Without a space the key is
-            the config's canonical JSON without training keys (:data:`TRAINING_KEYS`).
+            ``None`` measures every call. It is keyed by the exported graph, so candidates
+            whose graphs are the same apart from weights share one measurement.
+        space: the search space; its ``key`` names candidates in the cache, as an alias of their
+            graph (an ``arch_key`` method is preferred when the space has one). Without a space
+            the key is the config's canonical JSON without training keys (:data:`TRAINING_KEYS`).
         key_fn: custom candidate key ``f(config) -> str`` (overrides the above).
         prefix: prepended to every reported key (two targets: ``prefix="int8_"``).
         calibration: input samples for a target with ``quantization="static"``.
@@ -75,7 +82,7 @@ class HardwareObjective:
         ...                        constraints=["latency_p50_ms <= 1000"])
         >>> out = hw(torch.nn.Linear(8, 2), {"units": 2})
         >>> sorted(out), out["hw_violation"]
-        (['hw_violation', 'latency_p50_ms'], 0.0)
+        (['hw_violation', 'latency_p50_ms', 'latency_std_ms'], 0.0)
     """
 
     def __init__(
@@ -118,7 +125,10 @@ class HardwareObjective:
                 "`calibration` data (a few batches of inputs from the dataset)."
             )
         self.target = target
-        self.metrics = tuple(dict.fromkeys([*metrics, *(n for n, _, _ in parsed)]))
+        wanted = [*metrics, *(n for n, _, _ in parsed)]
+        if any(m.startswith("latency_") for m in wanted):
+            wanted.append(SPREAD_KEY)
+        self.metrics = tuple(dict.fromkeys(wanted))
         self._constraints = parsed
         self.cache = (
             cache

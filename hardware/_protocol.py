@@ -92,6 +92,22 @@ def run_job(job: Mapping[str, Any]) -> dict[str, Any]:
             "onnxruntime's warnings); pass allow_fallback=True to accept the fallback."
         )
     out["provider"] = used
+    out.update(_assignment(session, target, used))
+    nodes = out.get("ep_nodes") or {}
+    if nodes and not nodes.get(used):  # the provider claimed none of the graph
+        ran = max(nodes, key=lambda k: nodes[k])
+        if not target.allow_fallback:
+            out.update(
+                feasible=False,
+                reason=(
+                    f"`{used}` ran none of the graph's {sum(nodes.values())} nodes ({ran} ran "
+                    "them: ops it lacks); pass allow_fallback=True to measure such graphs on "
+                    f"{ran}."
+                ),
+                wall_s=time.perf_counter() - t_start,
+            )
+            return out
+        out["provider"] = used = ran
 
     feeds = make_inputs(session, target, np.random.default_rng(0))
     ref = job.get("reference")
@@ -169,6 +185,18 @@ def make_session(model: bytes, target: HardwareTarget, provider_ok: bool = True)
     )
     so.graph_optimization_level = ort.GraphOptimizationLevel(_OPT_LEVELS[target.graph_optimization])
     so.log_severity_level = 3
+    if provider_ok and target.uses_ep_device:
+        from ._providers import select_device, session_options_for
+
+        device = select_device(target.provider, target.device, target.provider_library)
+        so.add_session_config_entry("session.record_ep_graph_assignment_info", "1")
+        options = session_options_for(
+            target.provider, target.device, target.intra_op_threads, target.options
+        )
+        so.add_provider_for_devices([device], options)
+        session = ort.InferenceSession(model, sess_options=so)
+        session.raynas_ep_device = device  # type: ignore[attr-defined]
+        return session
     if provider_ok:
         providers: list[Any] = [(target.provider, target.options)]
         if target.provider != "CPUExecutionProvider":
@@ -176,6 +204,25 @@ def make_session(model: bytes, target: HardwareTarget, provider_ok: bool = True)
     else:
         providers = ["CPUExecutionProvider"]
     return ort.InferenceSession(model, sess_options=so, providers=providers)
+
+
+def _assignment(session: Any, target: HardwareTarget, used: str) -> dict[str, Any]:
+    """The EP device the session runs on and how many graph nodes each provider took
+    (plugin sessions, where onnxruntime records the assignment)."""
+    device = getattr(session, "raynas_ep_device", None)
+    if device is None:
+        return {}
+    from ._providers import device_name
+
+    out: dict[str, Any] = {"device": device_name(device, target.provider)}
+    try:
+        counts: dict[str, int] = {}
+        for sub in session.get_provider_graph_assignment_info():
+            counts[sub.ep_name] = counts.get(sub.ep_name, 0) + len(sub.get_nodes())
+        out["ep_nodes"] = counts
+    except Exception:  # older onnxruntime: the assignment is not recorded
+        pass
+    return out
 
 
 def make_inputs(

@@ -33,7 +33,9 @@ TF32_PROVIDERS = ("CUDAExecutionProvider", "TensorrtExecutionProvider")
 TF32_TOLERANCE = (1e-2, 1e-3)
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.\-]*")
 # Fields that change what a measurement means; the others (timeouts, checks) do not.
-_FINGERPRINT_EXCLUDE = {"timeout_s", "verify_provider", "local_fallback"}
+_FINGERPRINT_EXCLUDE = {"timeout_s", "verify_provider", "local_fallback", "provider_library"}
+# Fields added later: left out of the fingerprint at their default, so older caches keep keys.
+_FINGERPRINT_DEFAULT_NONE = ("parity_tolerance", "device")
 
 
 def _int_at_least(name: str, value: Any, low: int) -> int:
@@ -64,10 +66,11 @@ def _one_of(name: str, value: Any, allowed: Sequence[Any]) -> Any:
 
 
 def available_providers() -> list[str]:
-    """The execution providers of the installed onnxruntime build."""
-    import onnxruntime as ort
+    """The execution providers of the installed onnxruntime build (plugins not included:
+    see :func:`raynas.hardware.list_providers`)."""
+    from ._providers import builtin_providers
 
-    return list(ort.get_available_providers())
+    return builtin_providers()
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -78,8 +81,15 @@ class HardwareTarget:
 
     Args:
         name: short id, used in metric tables, the cache fingerprint and the default resource.
-        provider: onnxruntime execution provider, e.g. ``"CPUExecutionProvider"``,
-            ``"CUDAExecutionProvider"``, ``"TensorrtExecutionProvider"``.
+        provider: onnxruntime execution provider: a built-in one (``"CPUExecutionProvider"``,
+            ``"CUDAExecutionProvider"``, ``"TensorrtExecutionProvider"``) or a plugin EP
+            (``"OpenVINOExecutionProvider"``, from its installed package, see
+            :data:`~raynas.hardware._providers.PLUGINS`; any other with ``provider_library``).
+        device: the provider's EP device to run on (``"CPU"``, ``"GPU"``, ``"NPU"``; OpenVINO
+            names such as ``"GPU.0"``), chosen among ``onnxruntime.get_ep_devices()``;
+            ``None``: the provider's first device (plugins) or its usual default (built-ins).
+        provider_library: path of a plugin EP's shared library, for plugins raynas does not
+            know or a library of one's own build; registered once per measuring process.
         provider_options: options passed to the provider (``{"device_id": 0}``); values are
             stored as strings, as onnxruntime takes them.
         intra_op_threads: threads inside one operator (always explicit: never "all cores").
@@ -131,6 +141,8 @@ class HardwareTarget:
 
     name: str = "cpu"
     provider: str = "CPUExecutionProvider"
+    device: str | None = None
+    provider_library: str | None = None
     provider_options: Mapping[str, Any] | tuple[tuple[str, str], ...] = field(default_factory=tuple)
     intra_op_threads: int = 1
     inter_op_threads: int = 1
@@ -163,12 +175,19 @@ class HardwareTarget:
                 "`name` of HardwareTarget must be a non-empty str of letters, digits, '_', '-' "
                 f"or '.', but got {self.name!r}."
             )
-        if not isinstance(self.provider, str) or not self.provider.endswith("ExecutionProvider"):
+        if not isinstance(self.provider, str) or not _NAME.fullmatch(self.provider):
             raise TargetError(
                 "`provider` of HardwareTarget must be an onnxruntime execution provider name "
-                f"ending in 'ExecutionProvider' (e.g. 'CPUExecutionProvider'), but got "
+                f"(e.g. 'CPUExecutionProvider', 'OpenVINOExecutionProvider'), but got "
                 f"{self.provider!r}."
             )
+        for name in ("device", "provider_library"):
+            value = getattr(self, name)
+            if value is not None and (not isinstance(value, str) or not value):
+                raise TargetError(
+                    f"`{name}` of HardwareTarget must be None or a non-empty str, "
+                    f"but got {value!r}."
+                )
         opts = self.provider_options
         if isinstance(opts, Mapping):
             opts = tuple(opts.items())
@@ -261,25 +280,59 @@ class HardwareTarget:
 
     # -- provider ---------------------------------------------------------------------------
     def check_provider(self, available: Sequence[str] | None = None) -> bool:
-        """Check the provider against ``available`` (default: this machine's onnxruntime).
+        """Check the provider (and device) against this machine's onnxruntime.
+
+        A plugin provider is registered here (once per process) and its devices are listed.
+
+        Args:
+            available: the built-in providers to check against (default: this machine's).
 
         Returns:
             True when the provider is available, False when it is not but fallback is allowed.
 
         Raises:
-            ProviderUnavailableError: the provider is missing and ``allow_fallback`` is off.
+            ProviderUnavailableError: the provider is missing, a plugin's package is not
+                installed, or the device is not offered (each naming what is there), and
+                ``allow_fallback`` is off.
         """
+        from ._providers import select_device
+
         avail = list(available) if available is not None else available_providers()
-        if self.provider in avail:
+        if self.provider in avail and self.device is None and self.provider_library is None:
             return True
+        if self.provider in avail or self.uses_ep_device:
+            try:
+                select_device(self.provider, self.device, self.provider_library)
+                return True
+            except ProviderUnavailableError as exc:
+                if self.allow_fallback:
+                    return False
+                raise ProviderUnavailableError(
+                    f"HardwareTarget `{self.name}`: {exc} Pass allow_fallback=True to measure "
+                    "with what onnxruntime falls back to."
+                ) from None
         if self.allow_fallback:
             return False
+        from ._providers import ort_names, unknown_message
+
+        if self.provider not in ort_names():
+            raise ProviderUnavailableError(
+                f"HardwareTarget `{self.name}`: {unknown_message(self.provider)}"
+            )
         raise ProviderUnavailableError(
             f"`provider` of HardwareTarget `{self.name}` is {self.provider!r}, which this "
             f"onnxruntime build does not have; available providers: {avail}. Install the "
             "onnxruntime package built for it, or pass allow_fallback=True to measure with "
             "what onnxruntime falls back to."
         )
+
+    @property
+    def uses_ep_device(self) -> bool:
+        """Whether sessions select an EP device (plugin providers, or a ``device`` is named)
+        instead of naming a built-in provider."""
+        from ._providers import is_plugin
+
+        return self.device is not None or is_plugin(self.provider, self.provider_library)
 
     def tolerance(self, provider: str, rtol: float, atol: float) -> tuple[float, float]:
         """``(rtol, atol)`` of the parity check when the session runs on ``provider``.
@@ -353,7 +406,8 @@ class HardwareTarget:
     def fingerprint(self) -> str:
         """A short hash of everything that changes what a measurement means (cache key)."""
         d = {k: v for k, v in self.to_dict().items() if k not in _FINGERPRINT_EXCLUDE}
-        if d.get("parity_tolerance") is None:  # the default keeps earlier caches' keys
-            d.pop("parity_tolerance", None)
+        for key in _FINGERPRINT_DEFAULT_NONE:  # the default keeps earlier caches' keys
+            if d.get(key) is None:
+                d.pop(key, None)
         blob = json.dumps(d, sort_keys=True, default=str).encode()
         return hashlib.sha256(blob).hexdigest()[:16]

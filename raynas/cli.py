@@ -6,6 +6,8 @@ returns the exit code: 0 success, 1 the work failed (an infeasible measurement),
 
 Example:
     $ raynas measure model.onnx --provider CPUExecutionProvider --threads 1
+    $ raynas measure --list-providers
+    $ raynas measure model.onnx --provider OpenVINOExecutionProvider --device CPU
     $ python -m raynas measure model.onnx --batch 8 --runs 200 --json
 """
 
@@ -54,11 +56,27 @@ def _option(text: str) -> tuple[str, str]:
 
 # -- measure ----------------------------------------------------------------------------------
 def _add_measure_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("model", help="path of the ONNX model to measure")
+    p.add_argument("model", nargs="?", help="path of the ONNX model to measure")
+    p.add_argument(
+        "--list-providers",
+        action="store_true",
+        help="list the built-in providers, the plugin providers and their devices, and exit",
+    )
     p.add_argument(
         "--provider",
         default="CPUExecutionProvider",
-        help="onnxruntime execution provider (default: %(default)s)",
+        help="onnxruntime execution provider, built in or plugin (default: %(default)s)",
+    )
+    p.add_argument(
+        "--device",
+        default=None,
+        help="the provider's EP device, e.g. CPU, GPU, NPU (default: its first or usual one)",
+    )
+    p.add_argument(
+        "--provider-library",
+        default=None,
+        metavar="PATH",
+        help="shared library of a plugin provider raynas does not know",
     )
     p.add_argument(
         "--provider-option",
@@ -131,15 +149,50 @@ def _static_batch(path: str) -> int | None:
         return None
 
 
+def _list_providers(args: argparse.Namespace) -> int:
+    from raynas.hardware._providers import list_providers, register
+    from raynas.hardware.errors import TargetError
+
+    if args.provider_library:
+        try:
+            register(args.provider, args.provider_library)
+        except TargetError as exc:
+            print(f"raynas measure: error: {exc}", file=sys.stderr)
+            return 2
+    rows = list_providers()
+    table = [("provider", "kind", "devices", "package / library")]
+    for r in rows:
+        where = " ".join(x for x in (r.package, f"({r.library})" if r.library else None) if x)
+        table.append((r.provider, r.kind, ", ".join(r.devices) or "-", where))
+    widths = [max(len(row[i]) for row in table) for i in range(3)]
+    for row in table:
+        print("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=False)) + "  " + row[3])
+    notes = [(r.provider, r.note) for r in rows if r.note]
+    for provider, note in notes:
+        print(f"{provider}: {note}")
+    return 0
+
+
 def _measure(args: argparse.Namespace) -> int:
     from raynas.hardware import HardwareTarget, measure
     from raynas.hardware.errors import TargetError
 
+    if args.list_providers:
+        return _list_providers(args)
+    if args.model is None:
+        print(
+            "raynas measure: error: the `model` argument (an ONNX file) is required, unless "
+            "--list-providers is given.",
+            file=sys.stderr,
+        )
+        return 2
     batch = args.batch or _static_batch(args.model) or 1
     try:
         target = HardwareTarget(
             name=args.name,
             provider=args.provider,
+            device=args.device,
+            provider_library=args.provider_library,
             provider_options=dict(args.provider_option),
             intra_op_threads=args.threads,
             inter_op_threads=args.inter_threads,

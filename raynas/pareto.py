@@ -1,6 +1,8 @@
 """Pareto tools over loss vectors (every column minimized): ranks, crowding, hypervolume.
 
-Pure numpy. Turn metrics into losses with :func:`losses` (it flips ``max`` objectives).
+Pure numpy. Turn metrics into losses with :func:`losses` (it flips ``max`` objectives), and
+measured costs' spreads into a matching array with :func:`spreads` (for fronts whose cost
+differences within the measurement spread are ties).
 
 Example:
     >>> import numpy as np
@@ -14,6 +16,7 @@ Example:
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -31,6 +34,45 @@ def losses(objectives: Sequence[Objective], metrics: Sequence[Mapping[str, Any]]
                 v = float(v)
                 if np.isfinite(v):
                     out[i, j] = o.loss(v)
+    return out
+
+
+#: The metric that holds the spread of a measured metric (a target's prefix is kept:
+#: ``gpu_latency_p50_ms`` -> ``gpu_latency_std_ms``).
+SPREAD_OF = {
+    "latency_p50_ms": "latency_std_ms",
+    "latency_p90_ms": "latency_std_ms",
+    "latency_mean_ms": "latency_std_ms",
+}
+
+
+def spreads(
+    objectives: Sequence[Objective],
+    metrics: Sequence[Mapping[str, Any]],
+    spread_of: Mapping[str, str] | None = None,
+) -> np.ndarray:
+    """An ``(n, k)`` array of each point's measurement spread per objective (0 where the
+    objective has none), in the units of :func:`losses`.
+
+    Example:
+        >>> objs = [Objective("val_acc", "max"), Objective("latency_p50_ms", "min")]
+        >>> spreads(objs, [{"val_acc": 0.9, "latency_p50_ms": 2.0, "latency_std_ms": 0.1}])
+        array([[0. , 0.1]])
+    """
+    table = SPREAD_OF if spread_of is None else spread_of
+    out = np.zeros((len(metrics), len(objectives)))
+    for j, o in enumerate(objectives):
+        key = next((k for k in table if o.name.endswith(k)), None)
+        if key is None:
+            continue
+        name = o.name[: len(o.name) - len(key)] + table[key]
+        for i, m in enumerate(metrics):
+            try:
+                v = float(m.get(name))  # type: ignore[arg-type]
+            except (TypeError, ValueError):
+                continue
+            if np.isfinite(v) and v > 0:
+                out[i, j] = v
     return out
 
 
@@ -115,12 +157,36 @@ def crowding_distance(points: np.ndarray) -> np.ndarray:
     return dist
 
 
-def pareto_front(points: np.ndarray) -> np.ndarray:
-    """Indices of the non-dominated points."""
+def pareto_front(points: np.ndarray, *, spread: np.ndarray | None = None) -> np.ndarray:
+    """Indices of the non-dominated points.
+
+    Args:
+        points: ``(n, k)`` losses.
+        spread: ``(n, k)`` measurement spreads (:func:`spreads`): a difference no larger than
+            the larger spread of the two points is a tie, so a point is dominated by one that
+            is no worse beyond the spread in every objective and better beyond it in one.
+            ``None``: plain Pareto dominance.
+
+    Example:
+        >>> pts = np.array([[-0.90, 0.0067], [-0.84, 0.0063]])  # (-accuracy, latency)
+        >>> pareto_front(pts).tolist()
+        [0, 1]
+        >>> pareto_front(pts, spread=np.array([[0, 0.0005], [0, 0.0005]])).tolist()
+        [0]
+    """
     pts = np.asarray(points, dtype=float)
     if len(pts) == 0:
         return np.zeros(0, dtype=int)
-    return np.flatnonzero(_ranks(pts) == 0)
+    if spread is None:
+        return np.flatnonzero(_ranks(pts) == 0)
+    sp = np.asarray(spread, dtype=float).reshape(pts.shape)
+    tol = np.maximum(sp[:, None, :], sp[None, :, :])
+    with np.errstate(invalid="ignore"):  # inf - inf: neither better nor worse
+        diff = pts[:, None, :] - pts[None, :, :]  # diff[i, j]: i minus j
+        no_worse = np.all(~(diff > tol), axis=2)
+        better = np.any(-diff > tol, axis=2)
+    dom = no_worse & better  # dom[i, j]: i dominates j within the spread
+    return np.flatnonzero(~dom.any(axis=0))
 
 
 def hypervolume(points: np.ndarray, ref: Sequence[float] | np.ndarray) -> float:
@@ -162,3 +228,71 @@ def _hv(pts: np.ndarray, ref: np.ndarray) -> float:
         sl = sl[pareto_front(sl)]
         total += depth * _hv(sl, ref[:-1])
     return total
+
+
+@dataclass(frozen=True)
+class HypervolumeSummary:
+    """A front's hypervolume in the unit box spanned by the ideal and the reference point.
+
+    Attributes:
+        value: the normalized hypervolume: 0 (nothing dominated) to 1 (one point at the ideal
+            point dominating the whole box); comparable across searches of the same box.
+        raw: the hypervolume in the objectives' own units.
+        names: the objectives.
+        ideal: the best value of each objective among the points (metric units).
+        reference: the reference point: each objective's worst value plus ``margin`` of its
+            range (metric units; ``max`` objectives have it below their worst value).
+    """
+
+    value: float
+    raw: float
+    names: tuple[str, ...]
+    ideal: tuple[float, ...]
+    reference: tuple[float, ...]
+
+    def __str__(self) -> str:
+        ref = ", ".join(f"{n}={v:.4g}" for n, v in zip(self.names, self.reference, strict=True))
+        return f"hypervolume {self.value:.4f} (normalized; reference point {ref})"
+
+
+def normalized_hypervolume(
+    objectives: Sequence[Objective],
+    metrics: Sequence[Mapping[str, Any]],
+    *,
+    front: Sequence[Mapping[str, Any]] | None = None,
+    margin: float = 0.1,
+) -> HypervolumeSummary:
+    """The hypervolume of ``front`` (default: the front of ``metrics``) with every objective
+    scaled to [0, 1] between the ideal point and the reference point of ``metrics``.
+
+    The reference point is each objective's worst value plus ``margin`` of its range (the
+    default of :meth:`raynas.results.NASResults.hypervolume`), so the extreme points count.
+    Points with a missing or non-finite objective are left out.
+
+    Example:
+        >>> objs = [Objective("val_acc", "max"), Objective("latency_p50_ms", "min")]
+        >>> ms = [{"val_acc": 0.9, "latency_p50_ms": 2.0}, {"val_acc": 0.8, "latency_p50_ms": 1.0}]
+        >>> hv = normalized_hypervolume(objs, ms)
+        >>> round(hv.value, 4), hv.reference
+        (0.1736, (0.79, 2.1))
+    """
+    if not (isinstance(margin, (int, float)) and np.isfinite(margin) and margin > 0):
+        raise ValueError(f"`margin` must be a finite number > 0, but got {margin!r}.")
+    pts = losses(objectives, metrics)
+    pts = pts[np.all(np.isfinite(pts), axis=1)]
+    names = tuple(o.name for o in objectives)
+    if len(pts) == 0:
+        nan = tuple(float("nan") for _ in objectives)
+        return HypervolumeSummary(0.0, 0.0, names, nan, nan)
+    lo, hi = pts.min(axis=0), pts.max(axis=0)
+    ref = hi + margin * np.maximum(hi - lo, 1e-12)
+    chosen = pts if front is None else losses(objectives, front)
+    raw = hypervolume(chosen, ref)
+    value = raw / float(np.prod(ref - lo))
+
+    def units(row: np.ndarray) -> tuple[float, ...]:
+        return tuple(
+            float(-v if o.mode == "max" else v) for o, v in zip(objectives, row, strict=True)
+        )
+
+    return HypervolumeSummary(float(value), float(raw), names, units(lo), units(ref))

@@ -29,6 +29,8 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
   # torch is pinned so that pip takes the CPU build here; on a CUDA machine install the CUDA
   # build of the same version first and this line keeps it.
   .venv/bin/python -m pip install -q "torch==2.13.0"
-  .venv/bin/python -m pip install -q -e ".[dev,cluster]"
+  # openvino: a second real execution provider (a plugin EP) for the measurement tests; its
+  # marker skips it where no wheel exists
+  .venv/bin/python -m pip install -q -e ".[dev,cluster,openvino]"
   echo "$want" >"$stamp"
 fi

@@ -44,14 +44,14 @@ def test_second_measure_is_a_cache_hit_and_survives_reopening(tmp_path):
         reopened = MeasurementCache(tmp_path / "exp")
         third = measure(relu_onnx(), t, cache=reopened, key="cell-a", runner=runner, route="local")
         assert runner.calls == 1 and third.p50_ms == first.p50_ms
-        # another target or another key is measured
+        # another target is measured; another key with the same graph is not
         t2 = HardwareTarget(name="cpu", intra_op_threads=2, **FAST)
         measure(relu_onnx(), t2, cache=reopened, key="cell-a", runner=runner, route="local")
-        measure(relu_onnx(), t, cache=reopened, key="cell-b", runner=runner, route="local")
-        assert runner.calls == 3
-        assert len(reopened) == 3
+        same = measure(relu_onnx(), t, cache=reopened, key="cell-b", runner=runner, route="local")
+        assert runner.calls == 2 and same.from_cache and same.p50_ms == first.p50_ms
+        assert len(reopened) == 2
         records = reopened.records(t)
-        assert [c for c, _ in records] == [{"op": "relu"}, None]
+        assert [c for c, _ in records] == [{"op": "relu"}]
         assert (tmp_path / "exp" / "raynas_measurements.sqlite").is_file()
     finally:
         runner.close()
@@ -91,3 +91,68 @@ def test_cache_pickles_as_its_path(tmp_path):
 def test_get_of_unknown_key_is_none(tmp_path, bad):
     cache = MeasurementCache(tmp_path)
     assert cache.get("nothing", HardwareTarget(name="cpu")) is bad
+
+
+def _mlp(seed: int, width: int = 16):
+    import torch
+
+    torch.manual_seed(seed)
+    return torch.nn.Sequential(
+        torch.nn.Linear(8, width), torch.nn.ReLU(), torch.nn.Linear(width, 2)
+    )
+
+
+def test_one_measurement_per_inference_graph(tmp_path):
+    """Candidates that differ only in training hyperparameters (so only in their weights)
+    share one measurement; another architecture is measured; the candidate key is an alias
+    that answers without exporting again."""
+    from raynas.hardware import HardwareObjective
+
+    t = HardwareTarget(name="cpu", input_shape=(8,), exporter="torchscript", **FAST)
+    cache = MeasurementCache(tmp_path)
+    runner = CountingRunner()
+    try:
+        a = measure(
+            _mlp(0), t, cache=cache, key="lr=0.1", config={"lr": 0.1}, runner=runner, route="local"
+        )
+        b = measure(
+            _mlp(1), t, cache=cache, key="lr=0.5", config={"lr": 0.5}, runner=runner, route="local"
+        )
+        assert runner.calls == 1 and b.from_cache and b.p50_ms == a.p50_ms
+        assert b.std_ms == a.std_ms and a.std_ms is not None
+        c = measure(_mlp(0, width=32), t, cache=cache, key="wide", runner=runner, route="local")
+        assert runner.calls == 2 and not c.from_cache
+        assert len(cache) == 2
+        # the alias answers even for a model that would not export any more
+        assert cache.get("lr=0.5", t).p50_ms == a.p50_ms
+    finally:
+        runner.close()
+    # through the objective: the space key differs (learning rate), the measurement is shared
+    hw = HardwareObjective(
+        t,
+        metrics=["latency_p50_ms"],
+        cache=tmp_path / "obj",
+        key_fn=lambda cfg: str(sorted(cfg.items())),
+    )
+    first = hw(_mlp(0), {"width": 16, "learning_rate": 0.1})
+    second = hw(_mlp(3), {"width": 16, "learning_rate": 0.5})
+    assert first == second and len(MeasurementCache(tmp_path / "obj")) == 1
+
+
+def test_graph_key_ignores_weights_but_not_structure():
+    import io
+
+    import torch
+
+    from raynas.hardware._cache import graph_key
+
+    def onnx_of(model):
+        buf = io.BytesIO()
+        torch.onnx.export(model, (torch.zeros(1, 8),), buf, dynamo=False)
+        return buf.getvalue()
+
+    k0, k1 = graph_key(onnx_of(_mlp(0))), graph_key(onnx_of(_mlp(1)))
+    assert k0 == k1 and k0.startswith("graph:")
+    assert graph_key(onnx_of(_mlp(0, width=32))) != k0
+    assert graph_key(onnx_of(_mlp(0)), weights=True) != graph_key(onnx_of(_mlp(1)), weights=True)
+    assert graph_key(relu_onnx(4)) != graph_key(relu_onnx(8))  # shapes are structure

@@ -108,3 +108,35 @@ def test_importing_the_package_stays_light():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "[]"
+
+
+def test_list_providers_shows_built_ins_plugins_and_devices(capsys):
+    assert main(["measure", "--list-providers"]) == 0
+    out = capsys.readouterr().out
+    lines = out.splitlines()
+    assert lines[0].split() == ["provider", "kind", "devices", "package", "/", "library"]
+    cpu = next(line for line in lines if line.startswith("CPUExecutionProvider "))
+    assert cpu.split()[1:3] == ["built-in", "CPU"]
+    ov = next(line for line in lines if line.startswith("OpenVINOExecutionProvider "))
+    assert "plugin" in ov and "onnxruntime-ep-openvino" in ov
+
+
+def test_measure_with_a_device_prints_it(model_path, capsys):
+    assert main(["measure", model_path, "--device", "CPU", *FAST]) == 0
+    out = capsys.readouterr().out
+    assert "device                    CPU" in out
+    assert "graph nodes per provider  CPUExecutionProvider: 1" in out
+
+
+def test_measure_with_a_device_the_provider_lacks(model_path, capsys):
+    assert main(["measure", model_path, "--device", "NPU", *FAST]) == 2
+    err = capsys.readouterr().err
+    assert "`device` of the target is 'NPU', which `provider` 'CPUExecutionProvider'" in err
+    assert "its devices: ['CPU']" in err
+
+
+def test_measure_without_a_model(capsys):
+    assert main(["measure"]) == 2
+    assert "the `model` argument (an ONNX file) is required, unless --list-providers" in (
+        capsys.readouterr().err
+    )

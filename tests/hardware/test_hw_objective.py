@@ -29,11 +29,25 @@ def test_objective_reports_metrics_constraints_and_uses_the_cache(tmp_path):
         cache=tmp_path,
     )
     assert hw.constraints == ["latency_p90_ms <= 1000", "params <= 10"]
-    assert hw.metrics == ("latency_p50_ms", "energy_j", "latency_p90_ms", "params")
+    assert hw.metrics == (
+        "latency_p50_ms",
+        "energy_j",
+        "latency_p90_ms",
+        "params",
+        "latency_std_ms",
+    )
     model = torch.nn.Linear(8, 2)  # 18 params: breaks `params <= 10` by 8
     out = hw(model, {"units": 2, "learning_rate": 0.1})
-    assert set(out) == {"latency_p50_ms", "energy_j", "latency_p90_ms", "params", "hw_violation"}
+    assert set(out) == {
+        "latency_p50_ms",
+        "energy_j",
+        "latency_p90_ms",
+        "params",
+        "hw_violation",
+        "latency_std_ms",  # every latency comes with its spread
+    }
     assert out["latency_p50_ms"] > 0 and out["energy_j"] is None and out["params"] == 18
+    assert out["latency_std_ms"] is not None and out["latency_std_ms"] >= 0
     assert out["hw_violation"] == pytest.approx(8.0)
     assert "feasible" not in out  # a success never overrides a training failure
     # same architecture, other learning rate: served from the cache, not measured again

@@ -7,6 +7,7 @@ import sys
 
 import pytest
 from hw_fakes import relu_onnx
+from hw_plugins import needs_openvino
 
 from raynas.hardware import HardwareTarget, TargetError, local_resources, measure
 from raynas.hardware._remote import choose_route
@@ -58,3 +59,19 @@ def test_two_node_cluster_edge_node_receives_every_edge_measurement():
     assert not feasible and reason.startswith("timeout:") and node == edge
     assert res["after_hang"] == [True, edge]  # the device is free again after the kill
     assert res["local"] == [True, head]  # a target with no advertised resource stays local
+
+
+@pytest.mark.ray
+@pytest.mark.slow
+@needs_openvino()
+def test_two_node_cluster_openvino_node_receives_every_openvino_measurement():
+    script = os.path.join(os.path.dirname(__file__), "hw_plugin_cluster_check.py")
+    out = subprocess.run([sys.executable, script], capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0, out.stderr[-3000:]
+    res = json.loads(out.stdout.strip().splitlines()[-1])
+    assert res["head"] != res["device_node"]
+    assert res["trial_nodes"] == [res["head"]] * 3
+    assert res["measure_nodes"] == [res["device_node"]] * 4, res["reasons"]
+    assert res["feasible"] == [True] * 4, res["reasons"]
+    assert res["providers"] == ["OpenVINOExecutionProvider"] * 4
+    assert res["devices"] == ["CPU"] * 4

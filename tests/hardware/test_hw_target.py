@@ -20,7 +20,17 @@ def test_defaults_and_resource():
     [
         ({"name": ""}, r"`name` of HardwareTarget must be a non-empty str .* but got ''"),
         ({"name": "a b"}, r"`name` .* but got 'a b'"),
-        ({"provider": "CUDA"}, r"`provider` .* ending in 'ExecutionProvider' .* got 'CUDA'"),
+        (
+            {"provider": "CUDA EP"},
+            r"`provider` of HardwareTarget must be an onnxruntime .* got 'CUDA EP'",
+        ),
+        (
+            {"provider": "CUDA"},
+            r"`provider` 'CUDA' is neither built into this onnxruntime nor a registered plugin; "
+            r"built-in providers: \[.*'CPUExecutionProvider'.*\]; plugin providers raynas knows: "
+            r"\[.*'OpenVINOExecutionProvider'.*\].* Did you mean 'CUDAExecutionProvider'\?",
+        ),
+        ({"device": ""}, r"`device` of HardwareTarget must be None or a non-empty str, but got ''"),
         (
             {"intra_op_threads": 0},
             r"`intra_op_threads` of HardwareTarget must be an int >= 1, but got 0",
