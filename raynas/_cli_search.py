@@ -68,7 +68,7 @@ def cmd_report(args: argparse.Namespace) -> int:
 
     res = load_results(args.path)
     _print_summary(res, every=args.all)
-    plot = args.plot or os.path.join(res.path, "pareto.png")
+    plot = args.plot or os.path.join(res.path or args.path, "pareto.png")
     print(f"Pareto plot: {res.plot_pareto(plot)}")
     if args.csv:
         res.to_dataframe().to_csv(args.csv, index=False)
@@ -86,7 +86,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     from raynas.frontdoor import results as load_results
 
     res = load_results(args.path)
-    out = args.out or os.path.join(res.path, "export")
+    out = args.out or os.path.join(res.path or args.path, "export")
     folders = res.export(out, top=args.top)
     for f in folders:
         print(f"exported {f}")
@@ -94,11 +94,14 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 
 def _print_summary(res: Any, every: bool = False) -> None:
+    from raynas.pareto import normalized_hypervolume
+
     feas = res.feasible()
-    print(
-        f"\n{len(res)} candidates, {len(feas)} feasible; Pareto front of "
-        f"{len(res.pareto_front())} (hypervolume {res.hypervolume():.4g}):"
+    front = res.pareto_front()
+    hv = normalized_hypervolume(
+        res.objectives, [c.metrics for c in feas], front=[c.metrics for c in front]
     )
+    print(f"\n{len(res)} candidates, {len(feas)} feasible; Pareto front of {len(front)} ({hv}):")
     print(res.summary_table(res.candidates if every else None, max_rows=200 if every else 20))
     bad = [c for c in res.candidates if not c.feasible]
     if bad:

@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from raynas.objectives import Objective, as_objectives, total_violation
-from raynas.pareto import hypervolume, losses, non_dominated_ranks
+from raynas.pareto import hypervolume, losses, pareto_front, spreads
 from raynas.search_spaces.errors import RaynasError
 
 
@@ -202,8 +202,10 @@ class NASResults:
     def _losses(self, cands: Sequence[Candidate]) -> np.ndarray:
         return losses(self.objectives, [c.metrics for c in cands])
 
-    def pareto_front(self) -> list[Candidate]:
-        """Non-dominated feasible candidates over all objectives, best first objective first."""
+    def pareto_front(self, *, ties: bool = False) -> list[Candidate]:
+        """Non-dominated feasible candidates over all objectives, best first objective first;
+        ``ties=True``: cost differences within the measurement spread (``latency_std_ms``)
+        are ties (:func:`raynas.pareto.pareto_front`)."""
         pool = [
             c
             for c in self.feasible()
@@ -211,8 +213,9 @@ class NASResults:
         ]
         if not pool:
             return []
-        ranks = non_dominated_ranks(self._losses(pool))
-        front = [c for c, r in zip(pool, ranks, strict=True) if r == 0]
+        spread = spreads(self.objectives, [c.metrics for c in pool]) if ties else None
+        keep = set(pareto_front(self._losses(pool), spread=spread).tolist())
+        front = [c for i, c in enumerate(pool) if i in keep]
         first = self.objectives[0]
         return sorted(front, key=lambda c: first.loss(c.value(first.name)))
 
