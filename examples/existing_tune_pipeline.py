@@ -26,9 +26,9 @@ from torch import nn
 
 from raynas.hardware import HardwareObjective, HardwareTarget, with_hardware
 from raynas.schedulers import MultiObjectiveASHA
-from raynas.tune import Searcher
 from raynas.search_spaces import Choice, Float, Int, SearchSpace
 from raynas.strategies import get_strategy
+from raynas.tune import Searcher
 
 # -- the user's existing code ------------------------------------------------------------------
 SPACE = SearchSpace(

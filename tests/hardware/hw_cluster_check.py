@@ -32,7 +32,7 @@ def main() -> None:
     try:
         head_id = ray.get_runtime_context().get_node_id()
         edge_target = HardwareTarget(name="edge", local_fallback=False, **fast)
-        local_target = HardwareTarget(name="laptop", **fast)
+        local_target = HardwareTarget(name="laptop", local_fallback=True, **fast)
         data = relu_onnx()
 
         @ray.remote(num_cpus=1)

@@ -15,7 +15,8 @@ from raynas.hardware._remote import choose_route
 FAST = dict(min_runs=3, min_seconds=0.0, warmup_runs=0, energy="off")
 
 
-def test_route_without_ray_is_local():
+def test_route_without_ray_is_local(monkeypatch):
+    monkeypatch.setattr("raynas.hardware._remote.ray_ready", lambda: False)
     assert choose_route(HardwareTarget(name="cpu", **FAST)) == "local"
     assert choose_route(HardwareTarget(name="jetson", **FAST)) == "local"
     assert local_resources(
