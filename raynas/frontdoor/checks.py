@@ -137,7 +137,8 @@ def _nodes() -> list[dict[str, float]]:
 
 def _autoscaling() -> bool:
     """Whether an autoscaler with configured node types runs (``ray up``): it may add a node for
-    a request no node meets now. A local or fixed cluster maps each node to itself."""
+    a request no node meets now. A local or fixed cluster maps each node to a type named after
+    the node itself (``node_<node id>``); ``ray up`` names them after its config's node types."""
     import json
 
     try:
@@ -148,8 +149,13 @@ def _autoscaling() -> bool:
         status = json.loads(_internal_kv_get(b"__autoscaling_status", namespace=None) or b"{}")
     except Exception:  # noqa: BLE001 - no autoscaler state: a fixed cluster
         return False
+    return autoscales(status)
+
+
+def autoscales(status: Mapping[str, Any]) -> bool:
+    """Whether an autoscaler status (GCS ``__autoscaling_status``) names configured node types."""
     mapping = (status.get("autoscaler_report") or {}).get("node_type_mapping") or {}
-    return any(node != kind for node, kind in mapping.items())
+    return any(kind not in (node, f"node_{node}") for node, kind in mapping.items())
 
 
 def trial_bundle(cpus: float, gpus: float, resources: Mapping[str, float]) -> dict[str, float]:

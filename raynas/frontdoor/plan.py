@@ -19,19 +19,12 @@ from typing import Any
 
 from raynas.frontdoor.names import SPACES, ConfigError, load_object
 from raynas.frontdoor.options import SearchOptions
+from raynas.hardware._measurement import METRIC_KEYS
 from raynas.objectives import Objective
 
-#: Metrics produced by a hardware target (need ``hardware=``).
-HARDWARE_METRICS = (
-    "latency_p50_ms",
-    "latency_p90_ms",
-    "latency_mean_ms",
-    "latency_std_ms",
-    "energy_j",
-    "peak_memory_bytes",
-    "model_size_bytes",
-    "quantized_acc",
-)
+#: Metrics produced by a hardware target (need ``hardware=``); params and flops every
+#: trial reports itself.
+HARDWARE_METRICS = tuple(k for k in METRIC_KEYS if k not in ("params", "flops"))
 #: Numeric keys Tune adds to every result; an objective may name them too.
 TUNE_METRICS = ("training_iteration", "time_total_s", "time_this_iter_s", "time_since_restore")
 

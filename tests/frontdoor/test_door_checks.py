@@ -10,7 +10,7 @@ import os
 
 import numpy as np
 import pytest
-from torch import nn
+from door_models import build_model
 
 import raynas
 from raynas.frontdoor import ConfigError, SearchOptions
@@ -24,17 +24,6 @@ def no_ray(monkeypatch):
         raise AssertionError("Ray was started")
 
     monkeypatch.setattr("raynas.frontdoor.run.ensure_ray", started)
-
-
-def build_model(hp):
-    """KerasTuner's classic example in PyTorch (digits: 64 inputs, 10 classes)."""
-    layers, width = [nn.Flatten()], 64
-    for i in range(hp.Int("num_layers", 1, 2)):
-        units = hp.Int(f"units_{i}", min_value=16, max_value=64, step=16)
-        layers += [nn.Linear(width, units), nn.ReLU()]
-        width = units
-    hp.Choice("learning_rate", [1e-2, 1e-3])
-    return nn.Sequential(*layers, nn.Linear(width, 10))
 
 
 def test_a_define_by_run_space_gets_its_input_shape_from_the_data() -> None:
@@ -120,8 +109,8 @@ def test_providers_are_checked_before_ray(tmp_path) -> None:
     for name in ("CUDExecutionProvider", "CUDAExecutionProvider"):
         with pytest.raises(
             ConfigError,
-            match=rf"`hardware\[0\]`: .*'{name}', which this onnxruntime build does not have; "
-            r"available providers: \[.*'CPUExecutionProvider'",
+            match=rf"`hardware\[0\]`: .*'{name}' is neither built into this onnxruntime nor a "
+            r"registered plugin; built-in providers: \[.*'CPUExecutionProvider'",
         ):
             raynas.search(
                 "mlp",
@@ -171,3 +160,11 @@ def test_custom_resources_and_gpus_per_trial_reach_the_trial_bundle() -> None:
         )
     )
     assert (plan.cpus, plan.gpus, plan.resources) == (1.0, 0.3, {"accelerator_type:A100": 0.01})
+
+
+def test_an_autoscaler_is_told_from_its_node_types() -> None:
+    from raynas.frontdoor.checks import autoscales
+
+    local = {"autoscaler_report": {"node_type_mapping": {"3b21": "node_3b21"}, "legacy": True}}
+    ray_up = {"autoscaler_report": {"node_type_mapping": {"3b21": "ray.worker.gpu"}}}
+    assert not autoscales(local) and not autoscales({}) and autoscales(ray_up)

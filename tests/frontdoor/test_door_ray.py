@@ -9,8 +9,9 @@ import time
 
 import numpy as np
 import pytest
+import torch
+from door_models import build_model
 from ray import tune
-from torch import nn
 
 import raynas
 from raynas.frontdoor import ConfigError
@@ -21,16 +22,6 @@ from raynas.search_spaces import Choice, DefineByRunSpace, MLPSpace
 pytestmark = pytest.mark.ray
 
 FAST = dict(min_runs=10, min_seconds=0.05, warmup_runs=2, energy="off")
-
-
-def build_model(hp):
-    layers, width = [nn.Flatten()], 64
-    for i in range(hp.Int("num_layers", 1, 2)):
-        units = hp.Int(f"units_{i}", min_value=16, max_value=64, step=16)
-        layers += [nn.Linear(width, units), nn.ReLU()]
-        width = units
-    hp.Choice("learning_rate", [1e-2, 3e-3])
-    return nn.Sequential(*layers, nn.Linear(width, 10))
 
 
 def test_a_gpu_request_on_a_cpu_only_ray_is_refused_in_seconds(ray_session, tmp_path) -> None:
@@ -96,11 +87,11 @@ def test_a_define_by_run_space_with_a_latency_objective_and_callbacks(
         strategy="nsga2",
         hardware=[HardwareTarget(name="cpu", **FAST)],
         budget=2,
-        max_epochs=1,
+        max_epochs=3,
         storage_path=str(tmp_path / "runs"),
         name="dbr",
         callbacks=["tensorboard", _Seen(str(seen))],
-        run_config={"log_to_file": True},
+        run_config={"stop": {"training_iteration": 1}},  # a RunConfig option passed through
         verbose=0,
     )
     assert len(results) == 2 and results.feasible()
@@ -115,9 +106,9 @@ def test_a_define_by_run_space_with_a_latency_objective_and_callbacks(
         if f.startswith("events.out.tfevents")
     ]
     assert len(events) >= 2  # TensorBoard's files, one per trial
-    assert all(os.path.isfile(os.path.join(c.trial_path, "stdout")) for c in results.candidates)
+    assert [c.metrics["epoch"] for c in results.candidates] == [1, 1]  # stopped by `stop`
     model = results.load_model()  # a define-by-run network back, with its trained weights
-    assert model(np.zeros((3, 1, 8, 8), dtype="float32")).shape == (3, 10)
+    assert model(torch.zeros(3, 1, 8, 8)).shape == (3, 10)
 
 
 @pytest.mark.slow
