@@ -140,6 +140,8 @@ def _build_space(space: Any, space_kwargs: Mapping[str, Any], dm: Any) -> Any:
             if dm is not None and space in SPACES:
                 kwargs.setdefault("input_shape", tuple(dm.input_shape))
                 kwargs.setdefault("num_classes", int(dm.num_classes))
+                for key, value in getattr(dm, "space_kwargs", {}).items():  # text: vocab_size
+                    kwargs.setdefault(key, value)
             try:
                 obj = obj(**kwargs)
             except TypeError as e:
@@ -598,6 +600,8 @@ def _hardware_objectives(spec: SearchSpec) -> list[Any]:
         metrics += sorted((wanted & set(HARDWARE_METRICS)) - set(metrics))
         if target.input_shape is None:
             target = dataclasses.replace(target, input_shape=tuple(spec.space.input_shape))
+        if target.input_dtype == "float32" and hasattr(spec.space, "input_dtype"):
+            target = dataclasses.replace(target, input_dtype=spec.space.input_dtype)  # token ids
         hw = HardwareObjective(
             target,
             metrics=tuple(metrics),
