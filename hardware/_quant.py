@@ -59,8 +59,9 @@ def accuracy(model_bytes: bytes, x: np.ndarray, y: np.ndarray, *, threads: int =
     s = ort.InferenceSession(model_bytes, sess_options=so, providers=["CPUExecutionProvider"])
     name, batch = s.get_inputs()[0].name, s.get_inputs()[0].shape[0]
     batch = batch if isinstance(batch, int) and batch > 0 else None
+    dtype = np.int64 if s.get_inputs()[0].type == "tensor(int64)" else np.float32  # token ids
     preds = []
-    for chunk, n in _batches(np.asarray(x, dtype=np.float32), batch):
+    for chunk, n in _batches(np.asarray(x, dtype=dtype), batch):
         out = s.run(None, {name: chunk})[0]
         preds.append(np.asarray(out).reshape(len(chunk), -1).argmax(axis=1)[:n])
     pred = np.concatenate(preds) if preds else np.zeros(0, dtype=int)

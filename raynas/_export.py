@@ -58,7 +58,8 @@ def export_candidate(
     opset: int = 18,
     input_shape: tuple[int, ...] | None = None,
 ) -> str:
-    """Write ``model.onnx``, ``config.json``, ``weights.pt`` and ``metrics.json`` into ``folder``.
+    """Write ``model.onnx``, ``config.json``, ``weights.pt`` and ``metrics.json`` into ``folder``
+    (and ``tokenizer.json`` when the space carries its data's tokenizer: text over token ids).
 
     The ONNX file carries the config and metrics as metadata (``raynas.config``,
     ``raynas.metrics``) and is checked against torch's outputs before it is written.
@@ -73,7 +74,10 @@ def export_candidate(
     model = load_trained_model(space, candidate.config, candidate.checkpoint_path)
     if input_shape is None:
         input_shape = tuple(getattr(space, "input_shape", ()))
-    result = export_onnx(model, input_shape=input_shape, opset=opset, check_parity=True)
+    dtype = str(getattr(space, "input_dtype", "float32"))  # "int64": token ids
+    result = export_onnx(
+        model, input_shape=input_shape, dtype=dtype, opset=opset, check_parity=True
+    )
     proto = onnx.load_from_string(result.onnx)
     metrics = _jsonable(candidate.metrics)
     for key, value in (
@@ -81,12 +85,16 @@ def export_candidate(
         ("raynas.metrics", json.dumps(metrics, sort_keys=True)),
         ("raynas.trial_id", candidate.trial_id),
         ("raynas.input_shape", json.dumps(list(input_shape))),
+        ("raynas.input_dtype", dtype),
     ):
         entry = proto.metadata_props.add()
         entry.key, entry.value = key, value
     os.makedirs(folder, exist_ok=True)
     onnx.save(proto, os.path.join(folder, "model.onnx"))
     torch.save(model.state_dict(), os.path.join(folder, "weights.pt"))
+    tokenizer = getattr(space, "tokenizer", None)
+    if tokenizer is not None:  # a text space: the vocabulary its token ids come from
+        tokenizer.save(os.path.join(folder, "tokenizer.json"))
     with open(os.path.join(folder, "config.json"), "w") as f:
         json.dump(candidate.config, f, indent=2, sort_keys=True)
     with open(os.path.join(folder, "metrics.json"), "w") as f:

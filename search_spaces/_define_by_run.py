@@ -20,6 +20,9 @@ from ._domains import Boolean, Choice, Domain, Fixed, Float, Int, _same
 from ._structure import SearchSpace, When
 from .errors import InvalidConfigError, SpaceDefinitionError
 
+#: dtypes a define-by-run model's input may have (``"int64"``: token ids for ``nn.Embedding``)
+INPUT_DTYPES = ("float32", "float64", "int64", "int32")
+
 
 class HyperParameters:
     """The ``hp`` object handed to ``build_model(hp)``; KerasTuner's API in PyTorch land.
@@ -213,6 +216,11 @@ class DefineByRunSpace(SearchSpace):
         build_model: called with a :class:`HyperParameters`; returns a ``torch.nn.Module``.
         explore_runs: at most this many calls of ``build_model`` to discover the space.
         seed: seeds the exploration.
+        input_shape: one input's shape without the batch dimension (hardware targets and the
+            export take it; without it they need their own).
+        input_dtype: the input's dtype: ``"int64"`` for token ids (a model that starts with
+            ``nn.Embedding``), so that its ONNX graph takes int64 ids.
+        tokenizer: the text data's tokenizer (``save(path)``), written next to exported models.
 
     Example:
         >>> def build_model(hp):
@@ -227,6 +235,15 @@ class DefineByRunSpace(SearchSpace):
         >>> space = DefineByRunSpace(build_model)
         >>> sorted(space.fields)[:3]
         ['learning_rate', 'num_layers', 'units_0']
+
+    Over token ids (text data gives ``vocab_size`` and the token length)::
+
+        def build_text_model(hp):
+            import torch.nn as nn
+            width = hp.Choice("embed_dim", [32, 64])
+            return nn.Sequential(nn.Embedding(4000, width), nn.Flatten(), nn.Linear(64 * width, 2))
+
+        DefineByRunSpace(build_text_model, input_shape=(64,), input_dtype="int64")
     """
 
     def __init__(
@@ -235,6 +252,9 @@ class DefineByRunSpace(SearchSpace):
         *,
         explore_runs: int = 120,
         seed: int = 0,
+        input_shape: Sequence[int] | None = None,
+        input_dtype: str = "float32",
+        tokenizer: Any = None,
     ) -> None:
         if not callable(build_model):
             raise SpaceDefinitionError(f"`build_model` must be callable, but got {build_model!r}.")
@@ -242,7 +262,17 @@ class DefineByRunSpace(SearchSpace):
             raise SpaceDefinitionError(
                 f"`explore_runs` of DefineByRunSpace must be an int >= 1, but got {explore_runs!r}."
             )
+        if input_dtype not in INPUT_DTYPES:
+            raise SpaceDefinitionError(
+                f"`input_dtype` must be one of {list(INPUT_DTYPES)}, but got {input_dtype!r}."
+            )
         self.build_model = build_model
+        self._options = {"explore_runs": explore_runs, "seed": seed, "input_dtype": input_dtype}
+        self._options["tokenizer"] = tokenizer
+        if input_shape is not None:  # only then: callers ask `getattr(space, "input_shape")`
+            self.input_shape = tuple(int(d) for d in input_shape)
+            self._options["input_shape"] = self.input_shape
+        self.input_dtype, self.tokenizer = input_dtype, tokenizer
         runs = _explore(build_model, explore_runs, np.random.default_rng(seed))
         super().__init__(_infer_fields(runs))
 
@@ -252,7 +282,11 @@ class DefineByRunSpace(SearchSpace):
         return self.build_model(HyperParameters(values=config))
 
     def __reduce__(self) -> tuple[Any, ...]:
-        return (DefineByRunSpace, (self.build_model,))
+        return (_rebuild, (self.build_model, self._options))
+
+
+def _rebuild(build_model: Callable[[HyperParameters], Any], options: dict[str, Any]) -> Any:
+    return DefineByRunSpace(build_model, **options)
 
 
 def _explore(

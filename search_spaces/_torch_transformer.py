@@ -12,6 +12,10 @@ Module tree and parameter names::
     norm                       LayerNorm(embed_dim)
     head                       Linear(embed_dim, num_classes)
 
+Over token ids (:class:`TextTransformerNetwork`), ``embed`` is ``nn.Embedding(vocab_size,
+embed_dim, padding_idx=pad_id)``, the CLS position is always there (the one key no padding
+mask hides) and ``layers.<i>`` has its own head count.
+
 The encoder layers are torch's own; they export with ``torch.onnx.export(..., dynamo=True)``.
 """
 
@@ -109,3 +113,66 @@ class TransformerNetwork(nn.Module):
         x = self.norm(x)
         x = x[:, 0] if self.pooling == "cls" else x.mean(dim=1)
         return self.head(x)
+
+
+class TextTransformerNetwork(nn.Module):
+    """Token ids -> embedding + learned positions + CLS -> masked pre-norm encoder -> head.
+
+    The input is ``(batch, L)`` token ids (any dtype: cast to int64); the network reads the
+    first ``max_length`` of them. Padding (``pad_id``) is masked out of every attention and of
+    mean pooling, so the attention mask is part of the graph and a deployed model takes the ids
+    its tokenizer pads with ``pad_id``.
+    """
+
+    def __init__(
+        self,
+        num_heads: Sequence[int],
+        ffn_dims: Sequence[int],
+        *,
+        vocab_size: int,
+        max_length: int,
+        num_classes: int,
+        embed_dim: int,
+        dropout: float,
+        pooling: str,
+        pad_id: int = 0,
+    ) -> None:
+        super().__init__()
+        self.max_length, self.pooling, self.pad_id = max_length, pooling, pad_id
+        self.embed = nn.Embedding(vocab_size, embed_dim, padding_idx=pad_id)
+        self.cls_token = nn.Parameter(torch.zeros(1, 1, embed_dim))
+        self.pos_embed = nn.Parameter(torch.zeros(1, max_length + 1, embed_dim))
+        nn.init.trunc_normal_(self.pos_embed, std=0.02)
+        self.dropout = nn.Dropout(dropout)
+        self.layers = nn.ModuleList(
+            nn.TransformerEncoderLayer(
+                embed_dim,
+                heads,
+                dim_feedforward=ffn,
+                dropout=dropout,
+                activation="gelu",
+                batch_first=True,
+                norm_first=True,
+            )
+            for heads, ffn in zip(num_heads, ffn_dims, strict=True)
+        )
+        self.norm = nn.LayerNorm(embed_dim)
+        self.head = nn.Linear(embed_dim, num_classes)
+
+    def forward(self, ids: torch.Tensor) -> torch.Tensor:
+        ids = ids[:, : self.max_length].long()
+        valid = ids != self.pad_id  # (batch, tokens): the attention mask
+        x = torch.cat([self.cls_token.expand(ids.shape[0], -1, -1), self.embed(ids)], dim=1)
+        x = self.dropout(x + self.pos_embed[:, : x.shape[1]])
+        keep = torch.cat([torch.ones_like(valid[:, :1]), valid], dim=1)
+        # an additive float mask: the same graph in torch's fast and slow attention paths
+        bias = torch.zeros(keep.shape, dtype=x.dtype, device=x.device)
+        bias = bias.masked_fill(~keep, float("-inf"))
+        for layer in self.layers:
+            x = layer(x, src_key_padding_mask=bias)
+        x = self.norm(x)
+        if self.pooling == "cls":
+            return self.head(x[:, 0])
+        w = valid.to(x.dtype).unsqueeze(-1)
+        pooled = (x[:, 1:] * w).sum(dim=1) / w.sum(dim=1).clamp(min=1.0)
+        return self.head(pooled)

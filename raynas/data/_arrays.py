@@ -121,7 +121,17 @@ class ArrayDataModule(pl.LightningDataModule):
                 f"no training samples are left: {len(x)} samples, `val_fraction`={val_fraction}, "
                 f"`test_fraction`={test_fraction}."
             )
+        self._set_parts(parts, num_classes=num_classes, batch_size=batch_size)
 
+    def _set_parts(
+        self,
+        parts: dict[str, tuple[np.ndarray, np.ndarray]],
+        *,
+        num_classes: int | None,
+        batch_size: int,
+    ) -> None:
+        """Keep the split ``parts`` (``train``/``val``/``test`` -> ``(x, y)``) as tensors."""
+        task, x = self.task, parts["train"][0]
         if task == "classification":
             labels = np.concatenate([parts[k][1] for k in parts])
             inferred = int(labels.max()) + 1

@@ -11,6 +11,8 @@ from raynas.data.errors import DataError
 DATAMODULES: dict[str, str] = {
     "digits": "raynas.data._digits:DigitsDataModule",
     "mnist1d": "raynas.data._mnist1d:MNIST1DDataModule",
+    "reviews": "raynas.data._reviews:ReviewsDataModule",
+    "listops": "raynas.data._listops:ListOpsDataModule",
 }
 
 

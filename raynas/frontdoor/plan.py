@@ -126,6 +126,10 @@ def build_space(space: Any, space_kwargs: Mapping[str, Any], dm: Any) -> Any:
                     value = getattr(dm, attr, None)
                     if value is not None and _takes(obj, attr):
                         kwargs.setdefault(attr, tuple(value) if attr == "input_shape" else value)
+                # what the data tells its space (text: vocab_size, tokenizer); not filtered, so
+                # a space that cannot take them is refused naming them
+                for key, value in getattr(dm, "space_kwargs", {}).items():
+                    kwargs.setdefault(key, value)
             try:
                 obj = obj(**kwargs)
             except TypeError as e:
@@ -382,7 +386,8 @@ def make_plan(opts: SearchOptions) -> SearchPlan:
         reuse_actors=opts.reuse_actors,
         run_config=checks.check_run_config(opts.run_config),
     )
-    plan.hardware = [_shaped(t, plan.input_shape, i) for i, t in enumerate(plan.hardware)]
+    dtype = getattr(space, "input_dtype", "float32")  # "int64": token ids
+    plan.hardware = [_shaped(t, plan.input_shape, i, dtype) for i, t in enumerate(plan.hardware)]
     checks.check_providers(plan.hardware)
     check_objective_metrics(plan, dm)
     check_builds(plan)
@@ -415,7 +420,9 @@ def make_plan(opts: SearchOptions) -> SearchPlan:
     return plan
 
 
-def _shaped(target: Any, input_shape: tuple[int, ...] | None, i: int) -> Any:
+def _shaped(target: Any, input_shape: tuple[int, ...] | None, i: int, dtype: str) -> Any:
+    if target.input_dtype == "float32" and dtype != "float32":
+        target = dataclasses.replace(target, input_dtype=dtype)
     if target.input_shape is not None:
         return target
     if input_shape is None:

@@ -164,7 +164,10 @@ def test_name_table_arrays_and_passthrough():
     assert isinstance(get_datamodule((x, y)), ArrayDataModule)
     dm = DigitsDataModule()
     assert get_datamodule(dm) is dm
-    with pytest.raises(DataError, match=r"must be one of \['digits', 'mnist1d'\].*Got: 'cifar'"):
+    with pytest.raises(
+        DataError,
+        match=r"must be one of \['digits', 'listops', 'mnist1d', 'reviews'\].*Got: 'cifar'",
+    ):
         get_datamodule("cifar")
     with pytest.raises(DataError, match=r"keyword arguments \['seed'\] cannot be applied"):
         get_datamodule(dm, seed=1)

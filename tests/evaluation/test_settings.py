@@ -94,7 +94,9 @@ def test_trainable_arguments_are_checked_before_any_trial(digits):
         NASTrainable(space, digits, task="ranking")
     from raynas.data import DataError
 
-    with pytest.raises(DataError, match=r"must be one of \['digits', 'mnist1d'\]"):
+    with pytest.raises(
+        DataError, match=r"must be one of \['digits', 'listops', 'mnist1d', 'reviews'\]"
+    ):
         NASTrainable(space, "cifar10")
 
     class Wide(TinyMLPSpace):

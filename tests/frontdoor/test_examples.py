@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import re
 from pathlib import Path
 
 import pytest
@@ -99,3 +100,15 @@ def test_tabular_benchmark_on_a_fixture_table(tmp_path) -> None:
     )
     assert set(out) == {"random", "evolution"}
     assert all(60 < mean < 95 for mean, _ in out.values())
+
+
+def test_transformer_reviews(ray_session, tmp_path, capsys) -> None:
+    results = run_example(
+        "transformer_reviews",
+        ["--budget", "2", "--epochs", "1", "--train-fraction", "0.05", "--out", str(tmp_path)],
+    )
+    assert len(results) == 2 and results.feasible()
+    assert list((Path(results.path) / "export").glob("*/tokenizer.json"))
+    out = capsys.readouterr().out
+    assert re.search(r"int8 p50 [0-9.]+ ms", out)
+    assert len(re.findall(r"(fresh|rotten) +<- '", out)) == 2
