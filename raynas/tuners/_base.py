@@ -149,6 +149,10 @@ class Tuner:
             self.space = DefineByRunSpace(self.build_model, seed=seed or 0)
         except SpaceDefinitionError as e:
             raise ConfigError(f"`hypermodel`: {e}") from e
+        from raynas.frontdoor.options import SearchOptions
+
+        # raynas's own options (strategy, hardware, resources...): checked now, nothing starts
+        SearchOptions(self.space, objectives=self.objectives, **self.options)
         check_training_hyperparameters(self.space)
         check_not_lightning(self.space)
         self.hypermodel = _HyperModel(self.build_model)
