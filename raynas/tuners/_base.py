@@ -15,13 +15,14 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any, ClassVar
 
 from raynas.frontdoor.names import ConfigError
+from raynas.frontdoor.run import PLAN_FILE
 from raynas.tuners._data import search_data
 from raynas.tuners._objective import describe, to_objectives
 from raynas.tuners._records import Oracle, Trial, hyperparameters, ranked, summary_lines, trials_of
 
 #: The tuner's own record in the project folder: its settings and whether the search finished.
 TUNER_FILE = "raynas_tuner.json"
-PLAN_FILE = "raynas_search.pkl"  # written by raynas.search (raynas.frontdoor.run.PLAN_FILE)
+
 
 #: KerasTuner arguments that have no PyTorch meaning here, and what to do instead.
 NOT_HERE: dict[str, str] = {
@@ -158,7 +159,10 @@ class Tuner:
         self.hypermodel = _HyperModel(self.build_model)
         self.results: Any = None
         if not overwrite and os.path.isfile(os.path.join(self.project_dir, PLAN_FILE)):
-            self._reload()
+            try:  # KerasTuner's reload; a search killed before its first trial has nothing yet
+                self._reload()
+            except Exception:  # noqa: BLE001 - search() continues it
+                self.results = None
 
     # -- what subclasses declare ---------------------------------------------------------------
     def _arguments(self) -> list[str]:

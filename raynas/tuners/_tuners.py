@@ -95,10 +95,12 @@ class BayesianOptimization(Tuner):
         out = super()._search_options(space, epochs)
         startup = self.num_initial_points or max(2, 3 * len(space.fields))
         startup = min(startup, out["budget"])
-        if self.options["strategy"] == "tpe":
-            out["strategy_kwargs"] = {"n_startup": startup}
-        elif self.options["strategy"] == "predictor":
-            out["strategy_kwargs"] = {"num_initial": startup}
+        first = {"tpe": "n_startup", "predictor": "num_initial"}.get(str(self.options["strategy"]))
+        if first is not None:  # the user's own strategy_kwargs win
+            out["strategy_kwargs"] = {
+                first: startup,
+                **dict(self.options.get("strategy_kwargs") or {}),
+            }
         return out
 
 

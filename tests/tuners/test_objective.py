@@ -45,3 +45,15 @@ def test_an_unknown_name_without_a_direction_is_refused() -> None:
         to_objectives(["val_accuracy", "score"])
     with pytest.raises(ConfigError, match=r"`objective` must be a metric name"):
         to_objectives(3)
+
+
+def test_import_raynas_tuners_stays_free_of_torch_and_ray() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, raynas.tuners\n"
+        "print([m for m in ('torch', 'ray', 'pytorch_lightning') if m in sys.modules])"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
