@@ -216,7 +216,8 @@ class Tuner:
         ``validation_data`` is given); ``test_data=(x_test, y_test)`` (raynas's own) is the
         split ``results.evaluate(..., split="test")`` and ``retrain`` score on. ``batch_size``
         (Keras's default 32) trains every candidate unless build_model asks for ``batch_size``.
-        With ``overwrite=False`` a finished project is reloaded and an unfinished one resumed.
+        With ``overwrite=False`` a finished project is reloaded and an unfinished one resumed
+        (with the data and settings it was started with: a change of settings is refused).
         """
         if fit_kwargs:
             refuse_fit(fit_kwargs)
@@ -240,7 +241,7 @@ class Tuner:
         stopper = ConsecutiveFailures(self.max_consecutive_failed_trials)
         if record is not None:
             self._say(f"continuing the unfinished search in {self.project_dir}")
-            results = raynas.resume(self.project_dir)
+            results = raynas.resume(self.project_dir, verbose=self.options.get("verbose"))
         else:
             self._write_record(finished=False)
             results = raynas.search(
