@@ -17,7 +17,7 @@ Example config::
     constraints: ["latency_p50_ms <= 5"]
     strategy: {name: nsga2, population_size: 8}
     scheduler: {name: moasha, grace_period: 1}
-    hardware: [{name: cpu, provider: CPUExecutionProvider, threads: 1}]
+    hardware: [{name: cpu, provider: CPUExecutionProvider, intra_op_threads: 1}]
     budget: 24
     training: {max_epochs: 5, train_fraction: 1.0}
     resources_per_trial: {cpu: 1}

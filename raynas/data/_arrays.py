@@ -40,6 +40,9 @@ class ArrayDataModule(pl.LightningDataModule):
             regression.
         x_test: an explicit test set; when given, ``test_fraction`` is not used.
         y_test: labels of ``x_test``.
+        x_val: an explicit validation set (Keras's ``validation_data``); when given,
+            ``val_fraction`` is not used.
+        y_val: labels of ``x_val``.
         task: ``"classification"`` or ``"regression"``.
         val_fraction: share of the samples in ``x`` held out for validation.
         test_fraction: share of all samples held out for testing (without ``x_test``).
@@ -62,6 +65,8 @@ class ArrayDataModule(pl.LightningDataModule):
         *,
         x_test: np.ndarray | None = None,
         y_test: np.ndarray | None = None,
+        x_val: np.ndarray | None = None,
+        y_val: np.ndarray | None = None,
         task: str = "classification",
         val_fraction: float = 0.1,
         test_fraction: float = 0.1,
@@ -81,6 +86,8 @@ class ArrayDataModule(pl.LightningDataModule):
             )
         elif x_test is None or y_test is None:
             raise DataError("`x_test` and `y_test` must be given together (or neither).")
+        if (x_val is None) != (y_val is None):
+            raise DataError("`x_val` and `y_val` must be given together (or neither).")
         if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool):
             raise DataError(f"`seed` must be an int, but got {seed!r}.")
         self.seed = int(seed)
@@ -116,6 +123,18 @@ class ArrayDataModule(pl.LightningDataModule):
                 "test": (x[test_idx], y[test_idx]),
             }
             self.split_indices = {"train": train_idx, "val": val_idx, "test": test_idx}
+        if x_val is not None:  # the held-out share of `x` goes back into training
+            x_val, y_val = self._as_arrays("x_val", x_val, "y_val", y_val)
+            if x_val.shape[1:] != x.shape[1:]:
+                raise DataError(
+                    f"`x_val` samples must have the shape of `x` samples {x.shape[1:]}, but "
+                    f"have {x_val.shape[1:]}."
+                )
+            train_idx = np.sort(np.concatenate([train_idx, self.split_indices["val"]]))
+            parts["train"] = (x[train_idx], y[train_idx])
+            parts["val"] = (x_val, y_val)
+            self.split_indices["train"] = train_idx
+            self.split_indices.pop("val")
         if len(parts["train"][0]) == 0:
             raise DataError(
                 f"no training samples are left: {len(x)} samples, `val_fraction`={val_fraction}, "

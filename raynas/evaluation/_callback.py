@@ -14,7 +14,7 @@ import pytorch_lightning as pl
 import torch
 
 from raynas.evaluation._failures import describe as _describe
-from raynas.evaluation._metrics import REPORTED_METRICS, TASK_METRICS
+from raynas.evaluation._metrics import OPTIONAL_METRICS, REPORTED_METRICS, TASK_METRICS
 from raynas.evaluation.errors import CandidateFailure, NonFiniteLossError
 
 CHECKPOINT_FILE = "candidate.ckpt"
@@ -163,15 +163,18 @@ class ReportCallback(pl.Callback):
             values = dict(own_metrics())
         else:  # a user's LightningModule logs its metrics with self.log(...)
             logged = trainer.callback_metrics
-            missing = [k for k in keys if k not in logged]
+            required = [k for k in keys if k not in OPTIONAL_METRICS]
+            missing = [k for k in required if k not in logged]
             if missing:
                 from raynas.evaluation.errors import EvaluationError
 
                 raise EvaluationError(
-                    f"a user LightningModule must log {list(keys)} with `self.log(...)` every "
+                    f"a user LightningModule must log {required} with `self.log(...)` every "
                     f"epoch; missing {missing}, logged {sorted(logged)}."
                 )
-            values = {k: float(_plain(logged[k])) for k in keys}
+            values = {k: float(_plain(logged[k])) for k in keys if k in logged}
+        for k in OPTIONAL_METRICS:  # not measured by this module: NaN
+            values.setdefault(k, float("nan"))
         metrics: dict[str, Any] = {
             "epoch": self.epochs_done,
             "train_time_s": self.train_time_s,

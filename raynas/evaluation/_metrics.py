@@ -32,12 +32,17 @@ REPORTED_METRICS: tuple[str, ...] = (
     "reason",
 )
 
-#: Keys added per task: ``val_acc`` (0..1, 0.0 in a failure report) for classification,
-#: ``val_mae`` (mean absolute error, NaN in a failure report) for regression.
+#: Keys added per task: ``val_acc`` (0..1, 0.0 in a failure report) and ``train_acc`` (the
+#: accuracy on the training batches of the epoch as they were trained, Keras's ``accuracy``;
+#: 0.0 in a failure report) for classification, ``val_mae`` (mean absolute error, NaN in a
+#: failure report) for regression.
 TASK_METRICS: dict[str, tuple[str, ...]] = {
-    "classification": ("val_acc",),
+    "classification": ("train_acc", "val_acc"),
     "regression": ("val_mae",),
 }
+
+#: Task metrics a user's own LightningModule (``module_factory``) may leave unlogged: NaN then.
+OPTIONAL_METRICS: tuple[str, ...] = ("train_acc",)
 
 
 def reported_metrics(task: str = "classification") -> tuple[str, ...]:

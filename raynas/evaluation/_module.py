@@ -23,7 +23,8 @@ class CandidateModule(pl.LightningModule):
     x0.1 every third of ``max_epochs``) come from the same config as the architecture (joint NAS
     + HPO); missing keys take :data:`~raynas.evaluation._settings.TRAINING_DEFAULTS`.
     Classification uses cross-entropy and reports ``val_acc``; regression uses mean squared
-    error and reports ``val_mae``. A NaN or infinite loss raises :class:`NonFiniteLossError`,
+    error and reports ``val_mae``; classification reports the training accuracy
+    (``train_acc``) too. A NaN or infinite loss raises :class:`NonFiniteLossError`,
     which the trainable turns into an infeasible result.
 
     Metrics are accumulated in the module itself (no Lightning logger is needed); read them with
@@ -93,7 +94,8 @@ class CandidateModule(pl.LightningModule):
     def training_step(self, batch: Any, batch_idx: int) -> torch.Tensor:
         """One optimisation step; stops the candidate when the loss is not finite."""
         x, y = batch
-        loss = self._loss(self(x), y)
+        out = self(x)
+        loss = self._loss(out, y)
         if self._world_size() == 1 and not bool(torch.isfinite(loss.detach())):
             raise NonFiniteLossError(
                 f"training loss became {loss.item()} at epoch {self.current_epoch + 1}, "
@@ -102,6 +104,8 @@ class CandidateModule(pl.LightningModule):
         n = torch.tensor(float(len(x)), device=loss.device, dtype=torch.float64)
         self._add("train_loss", loss * n)
         self._add("train_n", n)
+        if self.task == "classification":
+            self._add("train_correct", (out.detach().argmax(dim=-1) == y).sum())
         return loss
 
     def on_before_optimizer_step(self, optimizer: torch.optim.Optimizer) -> None:
@@ -137,7 +141,7 @@ class CandidateModule(pl.LightningModule):
 
     def on_train_epoch_start(self) -> None:
         """Reset the training sums."""
-        for key in ("train_loss", "train_n"):
+        for key in ("train_loss", "train_n", "train_correct"):
             self._sums.pop(key, None)
 
     def on_validation_epoch_start(self) -> None:
@@ -146,10 +150,15 @@ class CandidateModule(pl.LightningModule):
             self._sums.pop(key, None)
 
     def epoch_metrics(self) -> dict[str, float]:
-        """``train_loss``, ``val_loss`` and ``val_acc`` or ``val_mae`` of the last epoch."""
+        """``train_loss``, ``val_loss`` and ``train_acc`` + ``val_acc`` or ``val_mae`` of the
+        last epoch (``train_acc`` is measured on the batches as trained, as Keras's
+        ``accuracy``)."""
         sums = self._sums
         if self._world_size() > 1:  # sum over all ranks' shards (every rank calls this)
-            keys = ("train_loss", "train_n", "val_loss", "val_n", "val_correct", "val_abs")
+            keys = (
+                *("train_loss", "train_n", "train_correct"),
+                *("val_loss", "val_n", "val_correct", "val_abs"),
+            )
             zero = torch.zeros((), dtype=torch.float64, device=self.device)
             sums = {
                 k: self.trainer.strategy.reduce(sums.get(k, zero).to(self.device), reduce_op="sum")
@@ -163,6 +172,8 @@ class CandidateModule(pl.LightningModule):
             "val_loss": s["val_loss"] / s["val_n"] if s.get("val_n") else nan,
         }
         if self.task == "classification":
+            n = s.get("train_n")
+            out["train_acc"] = s.get("train_correct", 0.0) / n if n else nan
             out["val_acc"] = s.get("val_correct", 0.0) / s["val_n"] if s.get("val_n") else nan
         else:
             out["val_mae"] = s.get("val_abs", nan) / s["val_n"] if s.get("val_n") else nan

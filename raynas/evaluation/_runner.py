@@ -90,7 +90,7 @@ def _failure_metrics(
         "reason": reason,
     }
     for key in TASK_METRICS[task]:
-        metrics[key] = 0.0 if key == "val_acc" else nan
+        metrics[key] = 0.0 if key.endswith("_acc") else nan
     return metrics
 
 

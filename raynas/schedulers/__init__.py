@@ -5,6 +5,8 @@
 - :class:`MultiObjectiveASHA`: asynchronous successive halving promoting by Pareto rank and
   crowding distance over several objectives with constraints; exposes the Pareto set and its
   hypervolume.
+- :class:`KerasTunerHyperband`: Ray's HyperBand with KerasTuner's brackets (:func:`keras_brackets`),
+  promoted trials resuming from their checkpoints; several objectives promote by Pareto rank.
 - :class:`ArchitecturePBT`: population-based training whose explore step also mutates the
   architecture; the trainable carries the weights over with :func:`inherit_weights`
   (:func:`transfer_weights` underneath).
@@ -24,6 +26,8 @@ from raynas.schedulers.errors import SchedulerError, TransferError
 
 _LAZY = {
     "MultiObjectiveASHA": "raynas.schedulers._moasha",
+    "KerasTunerHyperband": "raynas.schedulers._brackets",
+    "keras_brackets": "raynas.schedulers._brackets",
     "ParetoEntry": "raynas.schedulers._moasha",
     "rank_and_crowding": "raynas.schedulers._moasha",
     "ArchitecturePBT": "raynas.schedulers._arch_pbt",

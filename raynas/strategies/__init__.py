@@ -12,6 +12,7 @@ adapter :class:`raynas.tune.Searcher` wraps any of them.
 | ``"tpe"`` | :class:`TPE` (hyperopt) | one (+ constraints) |
 | ``"reinforce"`` | :class:`ReinforceController` | one (+ constraints) |
 | ``"predictor"`` | :class:`PredictorGuided` (BANANAS-style) | one or several |
+| ``"grid"`` | :class:`GridSearch` (every combination, in order) | any |
 """
 
 from __future__ import annotations
@@ -36,12 +37,14 @@ STRATEGIES: dict[str, tuple[str, str]] = {
     "tpe": ("raynas.strategies._tpe", "TPE"),
     "reinforce": ("raynas.strategies._reinforce", "ReinforceController"),
     "predictor": ("raynas.strategies._predictor", "PredictorGuided"),
+    "grid": ("raynas.strategies._grid", "GridSearch"),
 }
 
 _CLASSES = {cls: module for module, cls in STRATEGIES.values()}
 
 __all__ = [
     "STRATEGIES",
+    "GridSearch",
     "MultiObjectiveEvolution",
     "Observation",
     "PredictorGuided",

@@ -40,6 +40,9 @@ def test_default_mlp_reaches_90_percent_on_digits_in_5_epochs(digits):
     assert [r["epoch"] for r in reporter.reports] == [1, 2, 3, 4, 5]
     assert last["feasible"] is True
     assert last["val_acc"] >= 0.90
+    # Keras's `accuracy`: on the training batches as they were trained, rising with the epochs
+    train_acc = [r["train_acc"] for r in reporter.reports]
+    assert 0.0 < train_acc[0] < train_acc[-1] <= 1.0
 
 
 def test_every_report_carries_the_documented_keys_and_static_costs(digits):
@@ -131,7 +134,7 @@ def test_failures_are_infeasible_results(digits, mode, at_step, expected):
     import re
 
     assert re.search(expected, last["reason"]), last["reason"]
-    assert last["val_acc"] == 0.0 and math.isnan(last["val_loss"])
+    assert last["val_acc"] == 0.0 and last["train_acc"] == 0.0 and math.isnan(last["val_loss"])
     assert all(r["feasible"] for r in reporter.reports[:-1])
     if mode == "inf":  # 23 steps per epoch: the first epoch was reported before it failed
         assert [r["epoch"] for r in reporter.reports] == [1, 1]
