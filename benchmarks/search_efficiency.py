@@ -419,6 +419,8 @@ def single_objective(args: argparse.Namespace, methods: list[str]) -> None:
         secs = np.mean([t for *_, t in runs])
         print(f"| {m} | " + " | ".join(cells) + f" | {secs:.1f} |")
     print(f"(optimum of `{args.report}`: {b['bench'].oracle():.2f})")
+    if args.dump:
+        dump(args.dump if "mo" not in args.parts else f"{args.dump}.so.json", results, b, "so")
 
 
 def multi_objective(args: argparse.Namespace, methods: list[str]) -> None:
@@ -447,14 +449,23 @@ def multi_objective(args: argparse.Namespace, methods: list[str]) -> None:
         )
 
     if args.dump:
-        runs = [
-            {"method": m, "seed": s, "rows": [int(r) for r in rows], "seconds": t}
-            for m, s, rows, t in results
-        ]
+        dump(args.dump, results, b, "mo")
+
+
+def dump(path: str, results: list[tuple], b: dict, part: str) -> None:
+    """Write every run (method, seed, table rows asked in order) of ``part`` to ``path`` as
+    JSON; the multi-objective part adds each run's figures and the true front's rows."""
+    runs = [
+        {"method": m, "seed": s, "rows": [int(r) for r in rows], "seconds": t}
+        for m, s, rows, t in results
+    ]
+    out: dict[str, Any] = {"part": part, "runs": runs}
+    if part == "mo":
         for run in runs:
             run["hv_ratio"], run["front_recall"], _ = mo_figures(run["rows"], b)
-        with open(args.dump, "w") as f:
-            json.dump({"front": sorted(int(i) for i in b["front"]), "runs": runs}, f)
+        out["front"] = sorted(int(i) for i in b["front"])
+    with open(path, "w") as f:
+        json.dump(out, f)
 
 
 def speed(args: argparse.Namespace, methods: list[str]) -> None:
@@ -687,8 +698,9 @@ def main(argv: Sequence[str] | None = None) -> None:
         "--dump",
         default=None,
         metavar="PATH",
-        help="write every multi-objective run (method, seed, table rows asked in order, HV "
-        "ratio, front recall, the true front's rows) to PATH as JSON",
+        help="write every run (method, seed, table rows asked in order; in the multi-objective "
+        "part its HV ratio, front recall and the true front's rows) to PATH as JSON (with both "
+        "parts, the single-objective runs go to PATH.so.json)",
     )
     p.add_argument("--tune", action="store_true", help="run the strategies through tune.Tuner")
     p.add_argument("--tune-storage", default="/tmp/raynas_search_efficiency")
