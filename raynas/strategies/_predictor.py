@@ -23,6 +23,7 @@ from raynas.strategies._acquisition import (
     nondominated_probability,
     single_objective_scores,
 )
+from raynas.strategies._phases import Focus
 from raynas.strategies.base import (
     Objective,
     ObjectiveSpec,
@@ -186,9 +187,9 @@ class PredictorGuided(Strategy):
         ensemble_size: regressors per objective.
         regressor: ``"ridge"``, ``"trees"`` (extra trees), ``"gbt"`` (gradient boosting),
             ``"mlp"``, or a callable ``seed -> regressor`` with scikit-learn's ``fit``/``predict``;
-            or a dict objective name -> one of those, the objectives it does not name
-            ``"ridge"``.
-        objective_inputs: a dict objective name -> the inputs of that objective's regressors
+            or a dict objective name (or position: 0 is the first objective) -> one of those,
+            the objectives it does not name ``"ridge"``.
+        objective_inputs: a dict objective name (or position) -> the inputs of that objective's regressors
             in place of ``space.features(config)``: the name of a method of the space (such as
             ``"function_paths"`` of :class:`~raynas.search_spaces.NB201CellSpace`) or a
             callable ``config -> list of floats``. What a network computes decides its
@@ -226,8 +227,9 @@ class PredictorGuided(Strategy):
             without twins). With accuracy modelled on ``function_paths`` (``objective_inputs``)
             ``twins=0.25`` costs no hypervolume and lifts recall from 29.5% to 32.6%.
         focus_first: with several objectives, results gathered by a single-objective search on
-            the first objective before the multi-objective acquisition starts (0: none). About a
-            third of the budget is a good start.
+            the first objective before the multi-objective acquisition starts (0: none), or a
+            :class:`~raynas.strategies.Focus` phase that also sets the focus search's own
+            ``num_climbs``. About a third of the budget is a good start.
         sandwich: with several objectives, evaluate the space's smallest and largest configs
             (``space.extremes()``) first (True), the smallest alone (``"smallest"``), or
             neither (False), in place of random initial ones; after the focus phase when
@@ -278,8 +280,9 @@ class PredictorGuided(Strategy):
         seed: int | None = None,
         num_initial: int = 10,
         ensemble_size: int = 5,
-        regressor: RegressorSpec | Mapping[str, RegressorSpec] = "ridge",
-        objective_inputs: Mapping[str, str | Callable[[Mapping[str, Any]], Any]] | None = None,
+        regressor: RegressorSpec | Mapping[str | int, RegressorSpec] = "ridge",
+        objective_inputs: Mapping[str | int, str | Callable[[Mapping[str, Any]], Any]]
+        | None = None,
         acquisition: str = "its",
         beta: float = 1.0,
         local_rate: float | None = None,
@@ -294,7 +297,7 @@ class PredictorGuided(Strategy):
         refit_every: int | None = None,
         patience: int | None = 20,
         restart_radius: float = 2.0,
-        focus_first: int = 0,
+        focus_first: int | Focus = 0,
         sandwich: bool | str = False,
         twins: bool | float = False,
         extra_features: Callable[[Mapping[str, Any]], Sequence[float]] | None = None,
@@ -302,10 +305,17 @@ class PredictorGuided(Strategy):
     ) -> None:
         self.multi_objective_acquisition = multi_objective  # read by _check_objectives
         # objective name -> spec, checked against the objectives by _check_objectives
-        self._by_objective: dict[str, Mapping[str, Any]] = {
+        self._by_objective: dict[str, Mapping[str | int, Any]] = {
             "regressor": regressor if isinstance(regressor, Mapping) else {},
             "objective_inputs": objective_inputs if isinstance(objective_inputs, Mapping) else {},
         }
+        for field, mapping in self._by_objective.items():
+            bad = [k for k in mapping if isinstance(k, bool) or not isinstance(k, (str, int))]
+            if bad:
+                raise StrategyError(
+                    f"`{field}` keys must be objective names or positions (0 for the first "
+                    f"objective), but got {bad[0]!r}."
+                )
         super().__init__(space, objectives=objectives, seed=seed)
         for name, v, low in (
             ("num_initial", num_initial, 1),
@@ -313,11 +323,16 @@ class PredictorGuided(Strategy):
             ("num_parents", num_parents, 1),
             ("mutations_per_parent", mutations_per_parent, 0),
             ("num_random", num_random, 0),
-            ("focus_first", focus_first, 0),
             ("num_climbs", num_climbs, 0),
         ):
             if isinstance(v, bool) or not isinstance(v, int) or v < low:
                 raise StrategyError(f"`{name}` must be an int >= {low}, but got {v!r}.")
+        if not isinstance(focus_first, Focus):
+            if isinstance(focus_first, bool) or not isinstance(focus_first, int) or focus_first < 0:
+                raise StrategyError(
+                    f"`focus_first` must be an int >= 0 or a Focus, but got {focus_first!r}."
+                )
+            focus_first = Focus(first=focus_first)
         check_sandwich(sandwich)
         if not isinstance(twins, (bool, int, float)) or not 0 <= twins <= 1:
             raise StrategyError(
@@ -404,7 +419,8 @@ class PredictorGuided(Strategy):
             raise StrategyError(f"`restart_radius` must be a number >= 0, got {restart_radius!r}.")
         self.patience = patience
         self.restart_radius = float(restart_radius)
-        self.focus_first = focus_first
+        self.focus = focus_first
+        self.focus_first = focus_first.first
         self.sandwich = sandwich
         self.twins = float(twins)
         self.extra_features = extra_features
@@ -521,11 +537,20 @@ class PredictorGuided(Strategy):
         objectives = super()._check_objectives(objectives)
         names = [o.name for o in objectives]
         for field, mapping in getattr(self, "_by_objective", {}).items():
-            unknown = sorted(set(mapping) - set(names))
+            unknown = sorted(
+                (k for k in mapping if k not in names and k not in range(len(names))), key=repr
+            )
             if unknown:
                 raise StrategyError(
-                    f"`{field}` names {unknown}, which are not objectives of this search; its "
-                    f"objectives are {names}."
+                    f"`{field}` names {unknown}, which are not objectives of this "
+                    f"search; its objectives are {names} (or their positions 0 to "
+                    f"{len(names) - 1})."
+                )
+            resolved = [names[k] if isinstance(k, int) else k for k in mapping]
+            twice = sorted({n for n in resolved if resolved.count(n) > 1})
+            if twice:
+                raise StrategyError(
+                    f"`{field}` names the objective {twice[0]!r} twice (by name and by position)."
                 )
         eps = self.multi_objective_acquisition == "eps"
         if eps and _optimizes_several(objectives) and len(objectives) != 2:
@@ -557,12 +582,12 @@ class PredictorGuided(Strategy):
                 num_initial=self.num_initial,
                 ensemble_size=self.ensemble_size,
                 regressor=(
-                    {k: v for k, v in self.regressor.items() if k == first.name}
+                    {k: v for k, v in self.regressor.items() if self._name_of(k) == first.name}
                     if isinstance(self.regressor, Mapping)
                     else self.regressor
                 ),
                 objective_inputs={
-                    k: v for k, v in self.objective_inputs.items() if k == first.name
+                    k: v for k, v in self.objective_inputs.items() if self._name_of(k) == first.name
                 },
                 acquisition=self.acquisition,
                 beta=self.beta,
@@ -572,7 +597,9 @@ class PredictorGuided(Strategy):
                 num_random=self.num_random,
                 num_crossovers=self.num_crossovers,
                 num_crossover_parents=self.num_crossover_parents,
-                num_climbs=self.num_climbs,
+                num_climbs=self.num_climbs
+                if self.focus.num_climbs is None
+                else self.focus.num_climbs,
                 clip_quantile=self.clip_quantile,
                 refit_every=self.refit_every,
                 patience=self.patience,
@@ -586,6 +613,11 @@ class PredictorGuided(Strategy):
             self._focus.release(config)
 
     # -- the surrogate ------------------------------------------------------------------------
+    def _name_of(self, key: str | int) -> str:
+        """The objective name an ``objective_inputs`` / ``regressor`` key stands for (a
+        position counts from the first objective)."""
+        return self._require_objectives()[key].name if isinstance(key, int) else key
+
     def _modelled(self) -> list[int]:
         """Objectives with a model: the optimized ones and those with constraints."""
         objs = self._require_objectives()
@@ -600,7 +632,7 @@ class PredictorGuided(Strategy):
     @staticmethod
     def _resolve_inputs(
         space: SearchSpace, objective_inputs: Any
-    ) -> dict[str, Callable[[Mapping[str, Any]], Any]]:
+    ) -> dict[str | int, Callable[[Mapping[str, Any]], Any]]:
         """``objective_inputs`` as callables, a space method's name replaced by the method."""
         if objective_inputs is None:
             return {}
@@ -635,7 +667,8 @@ class PredictorGuided(Strategy):
         """A regressor of objective ``j``, seeded."""
         spec = self.regressor
         if isinstance(spec, Mapping):
-            spec = spec.get(self._require_objectives()[j].name, "ridge")
+            name = self._require_objectives()[j].name
+            spec = {self._name_of(k): v for k, v in spec.items()}.get(name, "ridge")
         if isinstance(spec, str):
             return _make_regressor(spec, seed)
         return spec(seed)
@@ -829,7 +862,7 @@ class PredictorGuided(Strategy):
         for name, fn in self._input_fns.items():
             values = _floats(f"objective_inputs[{name!r}]", fn, config)
             parts.append(values)
-            blocks[name] = (at, at + len(values))
+            blocks[self._name_of(name)] = (at, at + len(values))
             at += len(values)
         blocks["extra"] = (at, at)
         if not self._blocks:

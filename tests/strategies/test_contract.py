@@ -131,3 +131,21 @@ class TestPredictorGuidedEpsilonWalk(StrategyContract):
             focus_first=8,
             **SMALL_PREDICTOR,
         )
+
+
+class TestPredictorGuidedPreset(StrategyContract):
+    """The measured setting ``get_strategy("predictor")`` builds: focus, sandwich, pfront, twins."""
+
+    multi_objective = True
+
+    def make_strategy(self, space, *, seed, objectives):
+        from raynas.strategies import get_strategy
+
+        return get_strategy(
+            "predictor",
+            space=space,
+            objectives=objectives,
+            seed=seed,
+            num_samples=24,
+            **SMALL_PREDICTOR,
+        )

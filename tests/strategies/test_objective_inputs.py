@@ -147,3 +147,18 @@ def test_inputs_of_changing_length_are_refused():
         for a in range(3):
             c = {"a": a, "b": 0, "route": "x"}
             s.tell(c, metrics(c))
+
+
+def test_an_objective_can_be_named_by_its_position():
+    by_name = searched(14, objective_inputs={"acc": "computed"}, regressor={"latency": "trees"})
+    by_position = searched(14, objective_inputs={0: "computed"}, regressor={1: "trees"})
+    assert [o.key for o in by_position.observations] == [o.key for o in by_name.observations]
+
+
+def test_bad_objective_keys_are_refused():
+    with pytest.raises(StrategyError, match=r"`regressor` names \[2\], which are not objectives"):
+        searched(0, regressor={2: "trees"})
+    with pytest.raises(StrategyError, match=r"names the objective 'acc' twice"):
+        searched(0, objective_inputs={0: "computed", "acc": "computed"})
+    with pytest.raises(StrategyError, match=r"`regressor` keys must be objective names or pos"):
+        searched(0, regressor={1.5: "trees"})
