@@ -89,95 +89,30 @@ def _floats(field: str, fn: Callable[[Mapping[str, Any]], Any], config: Mapping[
 class PredictorGuided(Strategy):
     """BANANAS-style search: an ensemble of regressors proposes the most promising candidate.
 
-    After ``num_initial`` random configs, each :meth:`ask` fits ``ensemble_size`` regressors
-    (each on a bootstrap resample, with its own seed) from ``space.features(config)`` (``encode``
-    plus what the space adds, e.g. NAS-Bench-201 path encoding) to every
-    objective's loss, then
+    After ``num_initial`` random configs, each :meth:`ask` fits ``ensemble_size`` regressors per
+    objective (each on a bootstrap resample, with its own seed) from the config's inputs
+    (``space.features``, or per objective ``objective_inputs``) to the objective's loss, then
 
-    * with probability ``local_rate`` takes the unseen one-decision mutations of the incumbent
-      (the best config) and proposes the one with the best predicted mean: a
-      predictor-ordered local search, which finishes off a good region quickly. With several
-      objectives it takes the unseen one-decision mutations of every member of the observed
-      Pareto front instead and ranks them by the acquisition below (a Pareto local search);
-    * otherwise builds a candidate pool (``mutations_per_parent`` mutations of one or two
-      decisions of each of the ``num_parents`` best configs, crossovers of the best, plus
-      ``num_random`` random configs and the ends of ``num_climbs`` greedy walks up the
-      surrogate from random configs) and proposes the candidate with the best
-      ``acquisition``: ``"its"`` (independent Thompson sampling, BANANAS' choice), ``"ucb"`` (``mean - beta * std`` of
-      the loss), ``"ei"`` (expected improvement) or ``"mean"``.
+    * with probability ``local_rate`` ranks the unseen one-decision neighbours of the incumbent
+      (with several objectives: of every member of the observed Pareto front, plus, with
+      probability ``twins``, the unseen equivalents of the first two non-dominated ranks,
+      ``space.equivalents``) by their predicted mean (a predictor-ordered local search);
+    * otherwise ranks a pool (``mutations_per_parent`` mutations of one or two decisions of each
+      of the ``num_parents`` best configs, ``num_crossovers`` crossovers of two of the
+      ``num_crossover_parents`` best, ``num_random`` random configs and the ends of
+      ``num_climbs`` greedy walks up the surrogate) by the ``acquisition``;
 
-    The loss targets are clipped at their ``clip_quantile`` quantile before fitting (``None``
-    keeps them raw), so the models spend their capacity on ranking the good configs rather
-    than on how bad the broken ones are.
+    and proposes the best. With several objectives the acquisition is ``multi_objective``; a
+    focus phase (``focus_first``) can first search the first objective alone, and ``sandwich``
+    has the space's extremes evaluated before the multi-objective walk. Configs of one function
+    class (equal ``space.function_key``) share an objective whose observed values agree within
+    classes (accuracy, not latency). Results without a finite loss are left out of the
+    regression; candidates predicted to break a constraint rank after those predicted to keep it.
 
-    With several objectives the ensemble predicts each of them and the acquisition is one of
-    ``multi_objective``: ``"hvi"``, the predicted hypervolume improvement over the observed
-    Pareto front (losses scaled to the observed ranges); ``"parego"``, a random Chebyshev
-    scalarization per ask; ``"pnd"``, the probability that no observed config dominates the
-    candidate, with each prediction spread by the ensemble's disagreement and the models'
-    residual; ``"pfront"``, the probability that the candidate lies on the Pareto front of the
-    observed configs and the other candidates together (a Monte Carlo estimate over joint draws
-    of the predictions), so that candidates predicted alike share the chance of being the one
-    on the front and a candidate that stands apart keeps its own. ``"pnd"`` aims every query
-    at configs likely to lie on the true front, which pays
-    when the surrogate is good (a predictor trained beforehand, say, or on NAS-Bench-201 one
-    that takes ``NB201CellSpace.function_features``: 0.9968 hypervolume ratio and 26.7% of the
-    front where ``"eps"`` without them gets 0.9950 and 26.1%; ``benchmarks/mo_ceiling.py``
-    measures the acquisitions apart); ``"eps"`` (two objectives), an epsilon-constraint walk along the observed
-    front: each ask picks one gap of the front, between a point and the next one in the second
-    objective, at random in proportion to the first objective's gap (the last point, the best in
-    the first objective, weighs as the front's spread in it), and proposes the candidate with the
-    largest expected improvement of the first objective over that point times the probability
-    of its second objective beating the next point's; with probability ``1 / (front size + 1)``
-    it probes the corner instead: the candidate (from the neighbours, the pool and a greedy walk
-    down the predicted second objective) most likely to beat the front's best second objective.
-    Constrained objectives are predicted too, and candidates predicted to break a constraint rank
-    after those predicted to keep it. Results without a finite loss (infeasible, errored, NaN)
-    are left out of the regression. With several objectives the loss targets are not clipped:
-    the front spans every value of each.
-
-    Configs of one function class (equal ``space.function_key``, e.g. isomorphic NAS-Bench-201
-    cells in a space that keys them apart for their hardware cost) share what they share: an
-    objective whose observed values agree within classes more closely than the models' residuals
-    (accuracy, not latency) is predicted for a candidate with observed equivalents as their mean,
-    with the within-class spread as its uncertainty.
-
-    Each objective's regressors may take inputs of their own (``objective_inputs``) and be of
-    their own kind (``regressor`` as a dict): what a network computes decides its accuracy, what
-    it runs decides its latency. On NAS-Bench-201 a ridge model of accuracy on ``features``
-    learns that a cell without a ``skip`` straight to the output is poor and predicts the cells
-    that route their identity through another node 10-65 points too low, so a search never asks
-    for them. Fitted on the first 100-300 cells a search asked for, extra trees on
-    ``NB201CellSpace.function_paths`` (live paths by their ops, identities contracted) rank
-    the unseen cells above 80% with Spearman 0.66-0.69 where the ridge model gets 0.24-0.32,
-    and miss the front's cells by -0.6 points on average where it misses them by -11.5 (300
-    cells; ``benchmarks/accuracy_surrogate.py``). With them (and ``twins=0.25``) the
-    benchmark below finds 32.6% of the true front at a hypervolume ratio of 0.9977 (seeds
-    0-29; held-out seeds 30-59: 33.0% and 0.9978), against 29.7% and 0.9969 with ridge on
-    ``features`` for both objectives; searching accuracy alone, the same accuracy model finds
-    the best cell (94.37 at 200 epochs) in 100 queries in nearly every seed (94.37 ± 0.01
-    against 94.31 ± 0.19).
-
-    With several objectives, ``focus_first`` results can first be gathered by a single-objective
-    search on the first objective alone: an inner ``PredictorGuided`` with the same settings,
-    which asks for one config per function class (equal ``space.function_key``: they would
-    measure the first objective again), before the multi-objective acquisition takes over with
-    every result. The accurate end of an accuracy / latency front is the one a local walk reaches
-    last; found first, the walk goes down the front from it. On NAS-Bench-201 (300 queries,
-    accuracy vs Pixel 3 latency, 30 seeds) ``multi_objective="eps", focus_first=100`` finds 26%
-    of the true front's cells where ``"hvi"`` alone finds 19%, at the same hypervolume
-    (``benchmarks/search_efficiency.py``).
-
-    With several objectives, ``sandwich=True`` has the space's smallest and largest configs
-    (``space.extremes()``) evaluated first, ``sandwich="smallest"`` the smallest alone; with a
-    focus phase they come right after it, so that its single-objective search starts from its
-    own samples. The cheap end of an accuracy / cost front is one no surrogate fitted on
-    mid-sized models predicts (NAS-Bench-201's cells that compute nothing, at near-zero latency,
-    hold 0.0034 of the hypervolume ratio). Off by default: on the benchmark above (eps,
-    ``focus_first=100``) the smallest alone lifts the hypervolume ratio from 0.9950 to 0.996
-    but the walk then spends asks on the wide gap above that cell (front recall 26% -> 24%);
-    both extremes measured 0.9947 and 18% when they came before the focus phase, the largest
-    cell pulling the accuracy search towards slow cells.
+    ``get_strategy("predictor", ...)`` builds the measured setting
+    (:func:`raynas.strategies.preset`); the constructor's defaults are the plain BANANAS search.
+    What each argument measured on NAS-Bench-201 is in ``benchmarks/README.md`` ("The
+    predictor's arguments, as measured").
 
     Args:
         space: the search space (``space.features`` supplies the inputs of the regressors).
@@ -185,75 +120,66 @@ class PredictorGuided(Strategy):
         seed: seed of the strategy's random generator (and of the regressors).
         num_initial: random configs before the first model.
         ensemble_size: regressors per objective.
-        regressor: ``"ridge"``, ``"trees"`` (extra trees), ``"gbt"`` (gradient boosting),
-            ``"mlp"``, or a callable ``seed -> regressor`` with scikit-learn's ``fit``/``predict``;
-            or a dict objective name (or position: 0 is the first objective) -> one of those,
-            the objectives it does not name ``"ridge"``.
-        objective_inputs: a dict objective name (or position) -> the inputs of that objective's regressors
-            in place of ``space.features(config)``: the name of a method of the space (such as
-            ``"function_paths"`` of :class:`~raynas.search_spaces.NB201CellSpace`) or a
-            callable ``config -> list of floats``. What a network computes decides its
-            accuracy, what it runs its latency: on NAS-Bench-201 the multi-objective setting
-            of ``benchmarks/search_efficiency.py`` models accuracy with ``"trees"`` on
-            ``function_paths`` and latency with ``"ridge"`` on ``space.features``.
-            ``extra_features`` join every objective's inputs.
-        acquisition: ``"its"``, ``"ucb"``, ``"ei"`` or ``"mean"`` (with several objectives it
-            makes each candidate's losses optimistic for ``"hvi"`` and ``"parego"``; ``"pnd"``
-            uses the spread itself).
+        regressor: ``"ridge"``, ``"ridge2"`` (ridge on pairwise products), ``"trees"`` (extra
+            trees), ``"gbt"`` (gradient boosting), ``"mlp"``, or a callable ``seed ->
+            regressor`` with scikit-learn's ``fit``/``predict``; or a dict objective name (or
+            position: 0 is the first objective) -> one of those, the objectives it does not
+            name ``"ridge"``.
+        objective_inputs: a dict objective name (or position) -> the inputs of that
+            objective's regressors in place of ``space.features(config)``: the name of a
+            method of the space (such as ``"function_paths"`` of
+            :class:`~raynas.search_spaces.NB201CellSpace`) or a callable ``config -> list of
+            floats``. ``extra_features`` join every objective's inputs.
+        acquisition: ``"its"`` (independent Thompson sampling), ``"ucb"`` (``mean - beta *
+            std`` of the loss), ``"ei"`` (expected improvement) or ``"mean"``; with several
+            objectives it makes each candidate's losses optimistic for ``"hvi"`` and
+            ``"parego"``.
         beta: exploration weight of ``"ucb"``.
         local_rate: probability of a predictor-ordered local step; None: 0.5 with one
             objective, 1.0 with several.
         num_parents: best configs whose mutations enter the pool.
         mutations_per_parent: mutations drawn from each parent.
         num_random: random configs in the pool.
-        num_climbs: with one objective (and in the ``focus_first`` search), greedy walks on the
-            surrogate whose ends join the pool: each starts at a random config and takes the
-            one-decision change with the best predicted mean until none improves it. They
-            reach the surrogate's optima where the best config lies several decisions away
-            from every good config seen (NAS-Bench-201: a cell with a 3x3 conv straight to
-            the output, 84.04% at 12 epochs, traps the search one swap of two edges away from
-            the best cells): 10 climbs cut the focus searches of
-            ``benchmarks/search_efficiency.py`` that miss 84.3% in 100 queries from 11 to 7 of
-            60 seeds, and its front recall from 26.7% to 29.4% (30 seeds). Each step of a walk predicts
-            ``8 * decisions`` mutations (at most ``2 * decisions`` steps). 0 (default): none.
-        clip_quantile: quantile at which loss targets are clipped, or None.
-        multi_objective: ``"hvi"``, ``"parego"``, ``"pnd"``, ``"pfront"`` or ``"eps"`` (two
-            objectives), with several objectives. On the NAS-Bench-201 benchmark below (with
-            ``sandwich="smallest"``, ridge on ``features`` for both objectives, 30 seeds)
-            ``"pfront"`` measured 0.9969 and 29.7% of the
-            front (53.3% of its classes) where ``"pnd"`` measured 0.9968 and 29.4% (50.9%);
-            with ``twins=True`` 30.9% of the front (58.6% of its classes) but 0.9934, missing the
-            fastest cells of the cheap end (1.0-1.5 ms lose 0.0046 of the ratio, 0.0006
-            without twins). With accuracy modelled on ``function_paths`` (``objective_inputs``)
-            ``twins=0.25`` costs no hypervolume and lifts recall from 29.5% to 32.6%.
-        focus_first: with several objectives, results gathered by a single-objective search on
-            the first objective before the multi-objective acquisition starts (0: none), or a
-            :class:`~raynas.strategies.Focus` phase that also sets the focus search's own
-            ``num_climbs``. About a third of the budget is a good start.
-        sandwich: with several objectives, evaluate the space's smallest and largest configs
-            (``space.extremes()``) first (True), the smallest alone (``"smallest"``), or
-            neither (False), in place of random initial ones; after the focus phase when
-            ``focus_first`` > 0.
-        twins: with several objectives, probability that a step of the Pareto local search
-            ranks the unseen equivalents (``space.equivalents``: the same function, e.g. an
-            isomorphic NAS-Bench-201 cell with other dead operations, at another cost) of the
-            configs of the first two non-dominated ranks with the front's one-decision
-            neighbours (True: 1.0). False (default): the neighbours alone.
+        num_crossovers: crossovers in the pool, each of two distinct parents drawn from the
+            ``num_crossover_parents`` best configs (0: none).
+        num_crossover_parents: best configs (with several objectives: by non-dominated rank,
+            then crowding) the crossovers draw their parents from (at least 2).
+        num_climbs: greedy walks on the surrogate whose ends join the pool (with one objective,
+            and in the focus search): each starts at a random config and takes the
+            one-decision change with the best predicted mean until none improves it (at most
+            ``2 * decisions`` steps of ``8 * decisions`` predictions). 0: none.
+        clip_quantile: with one objective, loss targets are clipped at this quantile before
+            fitting, so that the models rank the good configs rather than learn how bad the
+            broken ones are; None keeps them raw.
+        multi_objective: with several objectives, ``"hvi"`` (predicted hypervolume improvement
+            over the observed front), ``"parego"`` (a random Chebyshev scalarization per ask),
+            ``"pnd"`` (probability that no observed config dominates the candidate),
+            ``"pfront"`` (probability that the candidate lies on the front of the observed and
+            the other candidates together, a Monte Carlo estimate over joint draws) or
+            ``"eps"`` (two objectives: an epsilon-constraint walk along the observed front).
         refit_every: refit after this many new results; ``None`` refits after every result
             while fewer than 100 were told, then after every ``n // 50``. When the models are
-            refitted only every 10 or more results (from 500 results on by default), each kind
-            of candidates (local, pool) is generated and ranked once per fit and proposed best
-            first until the next fit, so :meth:`ask` stays cheap in long searches.
-        extra_features: a callable ``config -> list of floats`` whose values join
-            ``space.features(config)`` as inputs of the regressors, such as a zero-cost proxy
-            (:class:`raynas.proxies.Synflow`). It is called once per distinct config the search
-            ranks (cached by ``space.key``), so it must be cheap; a value that is not finite
-            counts as unknown (the observed mean). The regressors learn how much it tells about
-            each objective from the search's results. The focus phase (``focus_first``) does
-            without them: on NAS-Bench-201 synflow ranks 12-epoch accuracy poorly on its own
-            (Spearman 0.36) and led one of 10 single-objective focus searches into a local
-            optimum, while in the two-objective walk it helps (``benchmarks/search_efficiency.py
-            --proxy synflow``).
+            refitted only every 10 or more results, each kind of candidates (local, pool) is
+            ranked once per fit and proposed best first until the next fit.
+        patience: with one objective, results without improving on the local search's region
+            best before the region is abandoned and the search restarts from the most
+            promising random config far from it; None: never.
+        restart_radius: decisions within which a config counts as near an abandoned region
+            (its results no longer lead the local search).
+        focus_first: with several objectives, results gathered by a single-objective search on
+            the first objective (one config per function class) before the multi-objective
+            acquisition starts (0: none), or a :class:`~raynas.strategies.Focus` phase that
+            also sets the focus search's own ``num_climbs``.
+        sandwich: with several objectives, evaluate the space's smallest and largest configs
+            (``space.extremes()``) first (True), the smallest alone (``"smallest"``), or
+            neither (False), in place of random initial ones; after the focus phase.
+        twins: with several objectives, probability that a local step also ranks the unseen
+            equivalents (``space.equivalents``) of the first two non-dominated ranks (True:
+            1.0; False: never).
+        extra_features: a callable ``config -> list of floats`` whose values join every
+            objective's inputs, such as a zero-cost proxy (:class:`raynas.proxies.Synflow`);
+            called once per distinct config ranked, so it must be cheap; a value that is not
+            finite counts as unknown (the observed mean). The focus phase does without them.
         extra_weight: each extra feature is standardized over the observed configs and scaled
             to this standard deviation; the larger, the less a ridge regressor shrinks its
             coefficient against the space's 0/1 features.
@@ -324,6 +250,8 @@ class PredictorGuided(Strategy):
             ("mutations_per_parent", mutations_per_parent, 0),
             ("num_random", num_random, 0),
             ("num_climbs", num_climbs, 0),
+            ("num_crossovers", num_crossovers, 0),
+            ("num_crossover_parents", num_crossover_parents, 2),
         ):
             if isinstance(v, bool) or not isinstance(v, int) or v < low:
                 raise StrategyError(f"`{name}` must be an int >= {low}, but got {v!r}.")
@@ -402,7 +330,7 @@ class PredictorGuided(Strategy):
         self.mutations_per_parent = mutations_per_parent
         self.num_random = num_random
         self.num_crossovers = num_crossovers
-        self.num_crossover_parents = max(num_crossover_parents, num_parents)
+        self.num_crossover_parents = num_crossover_parents
         self.num_climbs = num_climbs
         self.clip_quantile = clip_quantile
         self.multi_objective_acquisition = multi_objective
@@ -807,9 +735,7 @@ class PredictorGuided(Strategy):
             return []
         if not self.multi_objective_wanted:
             fresh = [o for o in obs if not self._abandoned(self._index[o.key])]
-            return heapq.nsmallest(
-                self.num_crossover_parents, fresh or obs, key=Observation.rank_key
-            )
+            return heapq.nsmallest(self._num_ranked(), fresh or obs, key=Observation.rank_key)
         pts = np.array([o.losses for o in obs], dtype=float)
         pts[~np.isfinite(pts)] = np.finfo(float).max
         viol = np.array([o.violation for o in obs])
@@ -824,7 +750,11 @@ class PredictorGuided(Strategy):
             at = np.flatnonzero(ranks == r)
             crowd[at] = crowding_distance(pts[at])
         order = np.lexsort((-crowd, ranks))
-        return [obs[i] for i in order[: self.num_crossover_parents]]
+        return [obs[i] for i in order[: self._num_ranked()]]
+
+    def _num_ranked(self) -> int:
+        """Best configs :meth:`_parents` returns: the mutations' and the crossovers' parents."""
+        return max(self.num_parents, self.num_crossover_parents)
 
     def _incumbent(self) -> Observation | None:
         if not self.multi_objective_wanted:
@@ -928,12 +858,11 @@ class PredictorGuided(Strategy):
         parents = self._parents()
         for p in parents[: self.num_parents]:
             configs.extend(self._mutations(p.config, self.mutations_per_parent, 2))
-        if len(parents) >= 2:  # recombination: good decisions of different configs together
+        mates = parents[: self.num_crossover_parents]
+        if len(mates) >= 2:  # recombination: good decisions of different configs together
             for _ in range(self.num_crossovers):
-                i, j = self._rng.choice(len(parents), size=2, replace=False)
-                configs.append(
-                    self._space.crossover(parents[i].config, parents[j].config, self._rng)
-                )
+                i, j = self._rng.choice(len(mates), size=2, replace=False)
+                configs.append(self._space.crossover(mates[i].config, mates[j].config, self._rng))
         configs.extend(self._space.sample(self._rng) for _ in range(self.num_random))
         configs.extend(self._climbs())
         return self._unseen(configs)
