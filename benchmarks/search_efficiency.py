@@ -26,15 +26,16 @@ with reference (1, 1), divided by the hypervolume of the whole table, and front 
 the table's true Pareto-front cells that were evaluated, and of their isomorphism classes).
 Every raynas strategy runs with the setting `get_strategy` builds by name (its preset,
 `raynas.strategies.preset`, given the number of queries); for the predictor
-`PredictorGuided(multi_objective="pfront", sandwich="smallest", focus_first=Focus(first=budget
-// 3, num_climbs=10), twins=0.25, objective_inputs={0: "function_paths"}, regressor={0:
-"trees"})`: a single-objective search finds the accurate end of the front, then the smallest cell is
+`PredictorGuided(surrogate={0: Surrogate(regressor="trees", inputs="function_paths")},
+acquisition=Acquisition(multi_objective="pfront"), local=Neighbourhood(twins=0.25),
+focus=Focus(first=budget // 3, num_climbs=10), sandwich="smallest")`: a single-objective search finds the accurate end of the front, then the smallest cell is
 evaluated and each query is the front neighbour (or, a quarter of the steps, the unseen
 isomorphic twin) most likely to lie on the front of the observed and the other candidates.
 Accuracy is modelled by extra trees on what each cell computes (`NB201CellSpace.function_paths`:
 its live paths by their ops, identities contracted), latency by ridge regression on what it
 runs (`space.features`: the one-hot of each edge, the path encoding and the function
-features). `--set predictor.multi_objective='"eps"'` etc. override that.
+features). `--set 'predictor.acquisition={"multi_objective": "eps"}'` etc. override a part
+(a JSON object of its fields) or an argument.
 `--dump runs.json` keeps every run's asked rows, to see which front cells each seed found.
 
 `--proxy synflow` gives the predictor's surrogate one more input, each cell's log synflow
@@ -646,7 +647,8 @@ def main(argv: Sequence[str] | None = None) -> None:
         action="append",
         default=[],
         metavar="STRATEGY.ARG=JSON",
-        help="override a raynas strategy's argument, e.g. predictor.local_rate=1.0",
+        help="override a raynas strategy's argument, e.g. predictor.num_initial=20 or "
+        "'predictor.local={\"rate\": 1.0}' (a part as a JSON object of its fields)",
     )
     p.add_argument(
         "--proxy",
@@ -680,7 +682,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         name, _, value = item.partition("=")
         strategy, _, arg = name.partition(".")
         if not arg or not value:
-            p.error(f"--set wants STRATEGY.ARG=JSON, e.g. predictor.local_rate=1.0; got {item!r}")
+            p.error(f"--set wants STRATEGY.ARG=JSON, e.g. predictor.num_initial=20; got {item!r}")
         OVERRIDES.setdefault(strategy, {})[arg] = json.loads(value)
     split = lambda s: [x for x in s.split(",") if x]  # noqa: E731
     print(f"# search efficiency on {args.table} ({' '.join(sys.argv[1:])})")

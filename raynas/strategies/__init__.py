@@ -26,6 +26,14 @@ from typing import Any
 
 from raynas.search_spaces import SearchSpace
 from raynas.strategies._phases import Focus
+from raynas.strategies._predictor_parts import (
+    Acquisition,
+    Crossover,
+    Neighbourhood,
+    Pool,
+    Restarts,
+    Surrogate,
+)
 from raynas.strategies._presets import PRESET_CHOICES, PRESETS, check_num_samples, preset
 from raynas.strategies._presets import preset as _preset
 from raynas.strategies.base import (
@@ -59,7 +67,13 @@ __all__ = [
     "Strategy",
     "StrategyError",
     "TPE",
+    "Acquisition",
+    "Crossover",
     "Focus",
+    "Neighbourhood",
+    "Pool",
+    "Restarts",
+    "Surrogate",
     "PRESETS",
     "get_strategy",
     "preset",

@@ -9,7 +9,7 @@ from raynas.strategies.base import StrategyError
 
 @dataclass(frozen=True)
 class Focus:
-    """A first phase searching the first objective alone (``PredictorGuided(focus_first=...)``).
+    """A first phase searching the first objective alone (``PredictorGuided(focus=...)``).
 
     With several objectives, the first ``first`` results are gathered by an inner
     single-objective ``PredictorGuided`` on the first objective (asking one config per function
@@ -20,14 +20,14 @@ class Focus:
     Args:
         first: results gathered by the focus search (0: no focus phase).
         num_climbs: greedy walks on the surrogate in the focus search's candidate pool (see
-            ``PredictorGuided(num_climbs=...)``); ``None``: the strategy's own ``num_climbs``.
+            :class:`~raynas.strategies.Pool`); ``None``: the strategy's own ``pool.num_climbs``.
 
     Example:
         >>> from raynas.strategies import PredictorGuided
         >>> from raynas.search_spaces import SearchSpace, Choice
         >>> space = SearchSpace({f"e{i}": Choice(["a", "b"]) for i in range(4)})
-        >>> s = PredictorGuided(space, focus_first=Focus(first=20, num_climbs=10))
-        >>> s.focus_first
+        >>> s = PredictorGuided(space, focus=Focus(first=20, num_climbs=10))
+        >>> s.focus.first
         20
     """
 

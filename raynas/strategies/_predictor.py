@@ -7,6 +7,7 @@ import copy
 import heapq
 import math
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -14,7 +15,6 @@ import numpy as np
 from raynas.pareto import crowding_distance, non_dominated_ranks
 from raynas.search_spaces import SearchSpace
 from raynas.strategies._acquisition import (
-    ACQUISITIONS,
     _cdf,
     _phi,
     chebyshev_scores,
@@ -24,6 +24,16 @@ from raynas.strategies._acquisition import (
     single_objective_scores,
 )
 from raynas.strategies._phases import Focus
+from raynas.strategies._predictor_parts import (
+    Acquisition,
+    Neighbourhood,
+    Pool,
+    RegressorSpec,
+    Restarts,
+    Surrogate,
+    as_part,
+    as_surrogates,
+)
 from raynas.strategies.base import (
     Objective,
     ObjectiveSpec,
@@ -35,12 +45,12 @@ from raynas.strategies.base import (
     front_indices,
 )
 
-#: Built-in regressors: name -> factory(seed) of a scikit-learn regressor.
-REGRESSORS = ("ridge", "ridge2", "trees", "gbt", "mlp")
-#: A regressor: a name of :data:`REGRESSORS` or a callable ``seed -> regressor``.
-RegressorSpec = str | Callable[[int], Any]
-#: Acquisitions with several objectives.
-MULTI_OBJECTIVE = ("hvi", "parego", "pnd", "pfront", "eps")
+#: The constructor's default parts (frozen, so shared safely).
+DEFAULT_SURROGATE = Surrogate()
+DEFAULT_ACQUISITION = Acquisition()
+DEFAULT_LOCAL = Neighbourhood()
+DEFAULT_POOL = Pool()
+DEFAULT_RESTARTS = Restarts()
 
 
 def _make_regressor(name: str, seed: int) -> Any:
@@ -90,29 +100,27 @@ class PredictorGuided(Strategy):
     """BANANAS-style search: an ensemble of regressors proposes the most promising candidate.
 
     After ``num_initial`` random configs, each :meth:`ask` fits ``ensemble_size`` regressors per
-    objective (each on a bootstrap resample, with its own seed) from the config's inputs
-    (``space.features``, or per objective ``objective_inputs``) to the objective's loss, then
+    objective (each on a bootstrap resample, with its own seed; the :class:`Surrogate` of that
+    objective says which regressor, on which inputs) to the objective's loss, then
 
-    * with probability ``local_rate`` ranks the unseen one-decision neighbours of the incumbent
-      (with several objectives: of every member of the observed Pareto front, plus, with
-      probability ``twins``, the unseen equivalents of the first two non-dominated ranks,
-      ``space.equivalents``) by their predicted mean (a predictor-ordered local search);
-    * otherwise ranks a pool (``mutations_per_parent`` mutations of one or two decisions of each
-      of the ``num_parents`` best configs, ``num_crossovers`` crossovers of two of the
-      ``num_crossover_parents`` best, ``num_random`` random configs and the ends of
-      ``num_climbs`` greedy walks up the surrogate) by the ``acquisition``;
+    * with probability ``local.rate`` ranks the unseen one-decision neighbours of the incumbent
+      (with several objectives: of every member of the observed Pareto front, and sometimes
+      their equivalent twins) by their predicted mean: the :class:`Neighbourhood`;
+    * otherwise ranks the :class:`Pool` (mutations of the best configs, crossovers, random
+      configs, greedy climbs on the surrogate) by the :class:`Acquisition`;
 
-    and proposes the best. With several objectives the acquisition is ``multi_objective``; a
-    focus phase (``focus_first``) can first search the first objective alone, and ``sandwich``
-    has the space's extremes evaluated before the multi-objective walk. Configs of one function
-    class (equal ``space.function_key``) share an objective whose observed values agree within
-    classes (accuracy, not latency). Results without a finite loss are left out of the
-    regression; candidates predicted to break a constraint rank after those predicted to keep it.
+    and proposes the best. With several objectives a :class:`~raynas.strategies.Focus` phase can
+    first search the first objective alone, and ``sandwich`` has the space's extremes evaluated
+    before the multi-objective walk. Configs of one function class (equal
+    ``space.function_key``) share an objective whose observed values agree within classes
+    (accuracy, not latency). Results without a finite loss are left out of the regression;
+    candidates predicted to break a constraint rank after those predicted to keep it.
 
     ``get_strategy("predictor", ...)`` builds the measured setting
     (:func:`raynas.strategies.preset`); the constructor's defaults are the plain BANANAS search.
-    What each argument measured on NAS-Bench-201 is in ``benchmarks/README.md`` ("The
-    predictor's arguments, as measured").
+    What each part measured on NAS-Bench-201 is in ``benchmarks/README.md`` ("The predictor's
+    arguments, as measured"). Each part may also be given as a dict of its fields (as a YAML
+    file gives it).
 
     Args:
         space: the search space (``space.features`` supplies the inputs of the regressors).
@@ -120,62 +128,26 @@ class PredictorGuided(Strategy):
         seed: seed of the strategy's random generator (and of the regressors).
         num_initial: random configs before the first model.
         ensemble_size: regressors per objective.
-        regressor: ``"ridge"``, ``"ridge2"`` (ridge on pairwise products), ``"trees"`` (extra
-            trees), ``"gbt"`` (gradient boosting), ``"mlp"``, or a callable ``seed ->
-            regressor`` with scikit-learn's ``fit``/``predict``; or a dict objective name (or
-            position: 0 is the first objective) -> one of those, the objectives it does not
-            name ``"ridge"``.
-        objective_inputs: a dict objective name (or position) -> the inputs of that
-            objective's regressors in place of ``space.features(config)``: the name of a
-            method of the space (such as ``"function_paths"`` of
-            :class:`~raynas.search_spaces.NB201CellSpace`) or a callable ``config -> list of
-            floats``. ``extra_features`` join every objective's inputs.
-        acquisition: ``"its"`` (independent Thompson sampling), ``"ucb"`` (``mean - beta *
-            std`` of the loss), ``"ei"`` (expected improvement) or ``"mean"``; with several
-            objectives it makes each candidate's losses optimistic for ``"hvi"`` and
-            ``"parego"``.
-        beta: exploration weight of ``"ucb"``.
-        local_rate: probability of a predictor-ordered local step; None: 0.5 with one
-            objective, 1.0 with several.
-        num_parents: best configs whose mutations enter the pool.
-        mutations_per_parent: mutations drawn from each parent.
-        num_random: random configs in the pool.
-        num_crossovers: crossovers in the pool, each of two distinct parents drawn from the
-            ``num_crossover_parents`` best configs (0: none).
-        num_crossover_parents: best configs (with several objectives: by non-dominated rank,
-            then crowding) the crossovers draw their parents from (at least 2).
-        num_climbs: greedy walks on the surrogate whose ends join the pool (with one objective,
-            and in the focus search): each starts at a random config and takes the
-            one-decision change with the best predicted mean until none improves it (at most
-            ``2 * decisions`` steps of ``8 * decisions`` predictions). 0: none.
+        surrogate: one :class:`Surrogate` for every objective, or a dict objective name (or
+            position: 0 is the first objective) -> :class:`Surrogate`, the others
+            ``Surrogate()`` (ridge on ``space.features``).
         clip_quantile: with one objective, loss targets are clipped at this quantile before
             fitting, so that the models rank the good configs rather than learn how bad the
             broken ones are; None keeps them raw.
-        multi_objective: with several objectives, ``"hvi"`` (predicted hypervolume improvement
-            over the observed front), ``"parego"`` (a random Chebyshev scalarization per ask),
-            ``"pnd"`` (probability that no observed config dominates the candidate),
-            ``"pfront"`` (probability that the candidate lies on the front of the observed and
-            the other candidates together, a Monte Carlo estimate over joint draws) or
-            ``"eps"`` (two objectives: an epsilon-constraint walk along the observed front).
+        acquisition: an :class:`Acquisition` (a name: its ``kind``).
+        local: the :class:`Neighbourhood` of the local steps.
+        pool: the :class:`Pool` of the other steps.
+        focus: with several objectives, a :class:`~raynas.strategies.Focus` phase (an int: its
+            ``first``; None or 0: none).
+        sandwich: with several objectives, evaluate the space's smallest and largest configs
+            (``space.extremes()``) first (True), the smallest alone (``"smallest"``), or
+            neither (False), in place of random initial ones; after the focus phase.
         refit_every: refit after this many new results; ``None`` refits after every result
             while fewer than 100 were told, then after every ``n // 50``. When the models are
             refitted only every 10 or more results, each kind of candidates (local, pool) is
             ranked once per fit and proposed best first until the next fit.
-        patience: with one objective, results without improving on the local search's region
-            best before the region is abandoned and the search restarts from the most
-            promising random config far from it; None: never.
-        restart_radius: decisions within which a config counts as near an abandoned region
-            (its results no longer lead the local search).
-        focus_first: with several objectives, results gathered by a single-objective search on
-            the first objective (one config per function class) before the multi-objective
-            acquisition starts (0: none), or a :class:`~raynas.strategies.Focus` phase that
-            also sets the focus search's own ``num_climbs``.
-        sandwich: with several objectives, evaluate the space's smallest and largest configs
-            (``space.extremes()``) first (True), the smallest alone (``"smallest"``), or
-            neither (False), in place of random initial ones; after the focus phase.
-        twins: with several objectives, probability that a local step also ranks the unseen
-            equivalents (``space.equivalents``) of the first two non-dominated ranks (True:
-            1.0; False: never).
+        restarts: with one objective, when a stalled local search moves elsewhere
+            (:class:`Restarts`); None: never.
         extra_features: a callable ``config -> list of floats`` whose values join every
             objective's inputs, such as a zero-cost proxy (:class:`raynas.proxies.Synflow`);
             called once per distinct config ranked, so it must be cheap; a value that is not
@@ -188,7 +160,7 @@ class PredictorGuided(Strategy):
         >>> from raynas.search_spaces import SearchSpace, Choice
         >>> space = SearchSpace({f"e{i}": Choice(["a", "b", "c"]) for i in range(5)})
         >>> s = PredictorGuided(space, objectives=["acc"], seed=0, num_initial=5,
-        ...                     regressor="ridge")
+        ...                     surrogate=Surrogate(regressor="ridge"), pool=Pool(num_climbs=2))
         >>> for _ in range(15):
         ...     c = s.ask()
         ...     _ = s.tell(c, {"acc": sum(v == "a" for v in c.values())})
@@ -206,83 +178,61 @@ class PredictorGuided(Strategy):
         seed: int | None = None,
         num_initial: int = 10,
         ensemble_size: int = 5,
-        regressor: RegressorSpec | Mapping[str | int, RegressorSpec] = "ridge",
-        objective_inputs: Mapping[str | int, str | Callable[[Mapping[str, Any]], Any]]
-        | None = None,
-        acquisition: str = "its",
-        beta: float = 1.0,
-        local_rate: float | None = None,
-        num_parents: int = 5,
-        mutations_per_parent: int = 40,
-        num_random: int = 100,
-        num_crossovers: int = 100,
-        num_crossover_parents: int = 10,
-        num_climbs: int = 0,
+        surrogate: Surrogate | Mapping[Any, Any] = DEFAULT_SURROGATE,
         clip_quantile: float | None = 0.5,
-        multi_objective: str = "hvi",
-        refit_every: int | None = None,
-        patience: int | None = 20,
-        restart_radius: float = 2.0,
-        focus_first: int | Focus = 0,
+        acquisition: Acquisition | Mapping[str, Any] | str = DEFAULT_ACQUISITION,
+        local: Neighbourhood | Mapping[str, Any] = DEFAULT_LOCAL,
+        pool: Pool | Mapping[str, Any] = DEFAULT_POOL,
+        focus: Focus | Mapping[str, Any] | int | None = None,
         sandwich: bool | str = False,
-        twins: bool | float = False,
+        refit_every: int | None = None,
+        restarts: Restarts | Mapping[str, Any] | None = DEFAULT_RESTARTS,
         extra_features: Callable[[Mapping[str, Any]], Sequence[float]] | None = None,
         extra_weight: float = 10.0,
     ) -> None:
-        self.multi_objective_acquisition = multi_objective  # read by _check_objectives
-        # objective name -> spec, checked against the objectives by _check_objectives
+        if isinstance(acquisition, str):
+            acquisition = Acquisition(kind=acquisition)
+        self.acquisition = as_part("acquisition", acquisition, Acquisition)
+        self.multi_objective_acquisition = self.acquisition.multi_objective  # for _check_objectives
+        self.surrogate = as_surrogates(surrogate)
+        # objective name or position -> spec, checked against the objectives by _check_objectives
         self._by_objective: dict[str, Mapping[str | int, Any]] = {
-            "regressor": regressor if isinstance(regressor, Mapping) else {},
-            "objective_inputs": objective_inputs if isinstance(objective_inputs, Mapping) else {},
+            "surrogate": self.surrogate if isinstance(self.surrogate, Mapping) else {}
         }
-        for field, mapping in self._by_objective.items():
-            bad = [k for k in mapping if isinstance(k, bool) or not isinstance(k, (str, int))]
-            if bad:
-                raise StrategyError(
-                    f"`{field}` keys must be objective names or positions (0 for the first "
-                    f"objective), but got {bad[0]!r}."
-                )
         super().__init__(space, objectives=objectives, seed=seed)
-        for name, v, low in (
-            ("num_initial", num_initial, 1),
-            ("ensemble_size", ensemble_size, 1),
-            ("num_parents", num_parents, 1),
-            ("mutations_per_parent", mutations_per_parent, 0),
-            ("num_random", num_random, 0),
-            ("num_climbs", num_climbs, 0),
-            ("num_crossovers", num_crossovers, 0),
-            ("num_crossover_parents", num_crossover_parents, 2),
-        ):
+        for name, v, low in (("num_initial", num_initial, 1), ("ensemble_size", ensemble_size, 1)):
             if isinstance(v, bool) or not isinstance(v, int) or v < low:
                 raise StrategyError(f"`{name}` must be an int >= {low}, but got {v!r}.")
-        if not isinstance(focus_first, Focus):
-            if isinstance(focus_first, bool) or not isinstance(focus_first, int) or focus_first < 0:
+        if focus is None:
+            focus = Focus(first=0)
+        elif isinstance(focus, int) and not isinstance(focus, bool):
+            if focus < 0:
                 raise StrategyError(
-                    f"`focus_first` must be an int >= 0 or a Focus, but got {focus_first!r}."
+                    f"`focus` must be a Focus, a dict of its fields, an int >= 0 (its `first`) "
+                    f"or None, but got {focus!r}."
                 )
-            focus_first = Focus(first=focus_first)
+            focus = Focus(first=focus)
+        self.focus = as_part("focus", focus, Focus)
+        self.local = as_part("local", local, Neighbourhood)
+        self.pool = as_part("pool", pool, Pool)
+        self.restarts = None if restarts is None else as_part("restarts", restarts, Restarts)
         check_sandwich(sandwich)
-        if not isinstance(twins, (bool, int, float)) or not 0 <= twins <= 1:
-            raise StrategyError(
-                f"`twins` must be True, False or a probability in [0, 1], but got {twins!r}."
-            )
         if refit_every is not None and (
             isinstance(refit_every, bool) or not isinstance(refit_every, int) or refit_every < 1
         ):
             raise StrategyError(f"`refit_every` must be an int >= 1 or None, got {refit_every!r}.")
-        for field, spec in (
-            [(f"regressor[{k!r}]", v) for k, v in regressor.items()]
-            if isinstance(regressor, Mapping)
-            else [("regressor", regressor)]
-        ):
-            if isinstance(spec, str) and spec not in REGRESSORS:
-                raise StrategyError(
-                    f"`{field}` must be one of {list(REGRESSORS)} or a callable seed -> "
-                    f"regressor, but got {spec!r}."
-                )
-            if not isinstance(spec, str) and not callable(spec):
-                raise StrategyError(f"`{field}` must be a str or a callable, got {spec!r}.")
-        self._input_fns = self._resolve_inputs(space, objective_inputs)
+        if isinstance(self.surrogate, Surrogate):
+            self.regressor: RegressorSpec | dict[str | int, RegressorSpec] = (
+                self.surrogate.regressor
+            )
+            inputs: dict[str | int, Any] = (
+                {} if self.surrogate.inputs is None else {"*": self.surrogate.inputs}
+            )
+        else:
+            self.regressor = {k: v.regressor for k, v in self.surrogate.items()}
+            inputs = {k: v.inputs for k, v in self.surrogate.items() if v.inputs is not None}
+        self.objective_inputs = inputs
+        self._input_fns = self._resolve_inputs(space, inputs)
         if extra_features is not None and not callable(extra_features):
             raise StrategyError(
                 f"`extra_features` must be a callable config -> list of floats (e.g. "
@@ -295,24 +245,6 @@ class PredictorGuided(Strategy):
             or not math.isfinite(extra_weight)
         ):
             raise StrategyError(f"`extra_weight` must be a number > 0, but got {extra_weight!r}.")
-        if acquisition not in ACQUISITIONS:
-            raise StrategyError(
-                f"`acquisition` must be one of {list(ACQUISITIONS)}, but got {acquisition!r}."
-            )
-        if multi_objective not in MULTI_OBJECTIVE:
-            raise StrategyError(
-                f"`multi_objective` must be one of {list(MULTI_OBJECTIVE)}, but got "
-                f"{multi_objective!r}."
-            )
-        checked: tuple[tuple[str, Any], ...] = (
-            ("local_rate", 0.0 if local_rate is None else local_rate),
-            ("beta", beta),
-        )
-        for name, v in checked:
-            if isinstance(v, bool) or not isinstance(v, (int, float)) or v < 0:
-                raise StrategyError(f"`{name}` must be a number >= 0, but got {v!r}.")
-        if local_rate is not None and local_rate > 1:
-            raise StrategyError(f"`local_rate` must be in [0, 1], but got {local_rate!r}.")
         if clip_quantile is not None and not (
             isinstance(clip_quantile, (int, float)) and 0 < clip_quantile <= 1
         ):
@@ -321,41 +253,27 @@ class PredictorGuided(Strategy):
             )
         self.num_initial = num_initial
         self.ensemble_size = ensemble_size
-        self.regressor = regressor
-        self.objective_inputs = dict(objective_inputs or {})
-        self.acquisition = acquisition
-        self.beta = float(beta)
-        self._local_rate = None if local_rate is None else float(local_rate)
-        self.num_parents = num_parents
-        self.mutations_per_parent = mutations_per_parent
-        self.num_random = num_random
-        self.num_crossovers = num_crossovers
-        self.num_crossover_parents = num_crossover_parents
-        self.num_climbs = num_climbs
         self.clip_quantile = clip_quantile
-        self.multi_objective_acquisition = multi_objective
         self.refit_every = refit_every
-        if patience is not None and (
-            isinstance(patience, bool) or not isinstance(patience, int) or patience < 1
-        ):
-            raise StrategyError(f"`patience` must be an int >= 1 or None, got {patience!r}.")
-        if (
-            isinstance(restart_radius, bool)
-            or not isinstance(restart_radius, (int, float))
-            or (restart_radius < 0)
-        ):
-            raise StrategyError(f"`restart_radius` must be a number >= 0, got {restart_radius!r}.")
-        self.patience = patience
-        self.restart_radius = float(restart_radius)
-        self.focus = focus_first
-        self.focus_first = focus_first.first
         self.sandwich = sandwich
-        self.twins = float(twins)
         self.extra_features = extra_features
         self.extra_weight = float(extra_weight)
+        # the parts' settings, as the search reads them
+        self.beta = float(self.acquisition.beta)
+        self._local_rate = None if self.local.rate is None else float(self.local.rate)
+        self.twins = float(self.local.twins)
+        self.num_parents = self.pool.parents
+        self.mutations_per_parent = self.pool.mutations_per_parent
+        self.num_random = self.pool.num_random
+        self.num_crossovers = self.pool.crossover.num
+        self.num_crossover_parents = self.pool.crossover.parents
+        self.num_climbs = self.pool.num_climbs
+        self.patience = None if self.restarts is None else self.restarts.patience
+        self.restart_radius = 2.0 if self.restarts is None else self.restarts.radius
+        self.focus_first = self.focus.first
         self._n_extra: int | None = None  # length of extra_features' output, once seen
-        # with objective_inputs: "" (space.features), each objective's name, "extra" -> the
-        # (start, stop) of its columns in _encode's rows, once seen
+        # with per-objective inputs: "" (space.features), each objective's name (or "*": every
+        # objective's), "extra" -> the (start, stop) of its columns in _encode's rows, once seen
         self._blocks: dict[str, tuple[int, int]] = {}
         self._features: list[np.ndarray] = []
         self._reset()
@@ -503,35 +421,24 @@ class PredictorGuided(Strategy):
             view = copy.copy(self._space)
             view.key = self._space.function_key  # type: ignore[method-assign]
             first = self._require_objectives()[0]
+            surrogate: Any = self.surrogate
+            if isinstance(surrogate, Mapping):
+                mine = {k: v for k, v in surrogate.items() if self._name_of(k) == first.name}
+                surrogate = mine or Surrogate()
+            climbs = self.focus.num_climbs
             self._focus = PredictorGuided(
                 view,
                 objectives=[first],
                 seed=self._seed,
                 num_initial=self.num_initial,
                 ensemble_size=self.ensemble_size,
-                regressor=(
-                    {k: v for k, v in self.regressor.items() if self._name_of(k) == first.name}
-                    if isinstance(self.regressor, Mapping)
-                    else self.regressor
-                ),
-                objective_inputs={
-                    k: v for k, v in self.objective_inputs.items() if self._name_of(k) == first.name
-                },
-                acquisition=self.acquisition,
-                beta=self.beta,
-                local_rate=self._local_rate,
-                num_parents=self.num_parents,
-                mutations_per_parent=self.mutations_per_parent,
-                num_random=self.num_random,
-                num_crossovers=self.num_crossovers,
-                num_crossover_parents=self.num_crossover_parents,
-                num_climbs=self.num_climbs
-                if self.focus.num_climbs is None
-                else self.focus.num_climbs,
+                surrogate=surrogate,
                 clip_quantile=self.clip_quantile,
+                acquisition=self.acquisition,
+                local=Neighbourhood(rate=self.local.rate),
+                pool=self.pool if climbs is None else replace(self.pool, num_climbs=climbs),
                 refit_every=self.refit_every,
-                patience=self.patience,
-                restart_radius=self.restart_radius,
+                restarts=self.restarts,
             )
         return self._focus
 
@@ -542,7 +449,7 @@ class PredictorGuided(Strategy):
 
     # -- the surrogate ------------------------------------------------------------------------
     def _name_of(self, key: str | int) -> str:
-        """The objective name an ``objective_inputs`` / ``regressor`` key stands for (a
+        """The objective name a ``surrogate`` key stands for (a
         position counts from the first objective)."""
         return self._require_objectives()[key].name if isinstance(key, int) else key
 
@@ -564,11 +471,6 @@ class PredictorGuided(Strategy):
         """``objective_inputs`` as callables, a space method's name replaced by the method."""
         if objective_inputs is None:
             return {}
-        if not isinstance(objective_inputs, Mapping):
-            raise StrategyError(
-                f"`objective_inputs` must be a dict objective name -> a method name of the space "
-                f"or a callable config -> list of floats, or None, but got {objective_inputs!r}."
-            )
         out = {}
         for name, spec in objective_inputs.items():
             fn = getattr(space, spec, None) if isinstance(spec, str) else spec
@@ -584,7 +486,7 @@ class PredictorGuided(Strategy):
                     else f"got {spec!r}"
                 )
                 raise StrategyError(
-                    f"`objective_inputs[{name!r}]` must be the name of a method of the space "
+                    f"`{_inputs_field(name)}` must be the name of a method of the space "
                     f"that maps a config to a list of floats (such as {methods}) or such a "
                     f"callable, but {why}."
                 )
@@ -607,7 +509,7 @@ class PredictorGuided(Strategy):
         if not self._input_fns:
             return x
         name = self._require_objectives()[j].name
-        start, stop = self._blocks.get(name, self._blocks[""])
+        start, stop = self._blocks.get(name, self._blocks.get("*", self._blocks[""]))
         width = x.shape[1]
         rest = np.arange(self._blocks["extra"][0], width)  # extra features, then the fidelity
         return x[:, np.r_[np.arange(start, stop), rest]]
@@ -790,7 +692,7 @@ class PredictorGuided(Strategy):
         ranges recorded in ``_blocks`` at the first config)."""
         parts, blocks, at = [x], {"": (0, len(x))}, len(x)
         for name, fn in self._input_fns.items():
-            values = _floats(f"objective_inputs[{name!r}]", fn, config)
+            values = _floats(_inputs_field(name), fn, config)
             parts.append(values)
             blocks[self._name_of(name)] = (at, at + len(values))
             at += len(values)
@@ -799,7 +701,7 @@ class PredictorGuided(Strategy):
             self._blocks = blocks
         elif blocks != self._blocks:
             raise StrategyError(
-                f"`objective_inputs` returned {blocks} (column ranges) for {dict(config)!r} but "
+                f"`surrogate` inputs returned {blocks} (column ranges) for {dict(config)!r} but "
                 f"{self._blocks} before; each must return the same number of values for every "
                 f"config."
             )
@@ -1050,7 +952,7 @@ class PredictorGuided(Strategy):
     def _scores(self, mean: np.ndarray, std: np.ndarray, greedy: bool) -> np.ndarray:
         objs = self._require_objectives()
         modelled = self._modelled()
-        kind = "mean" if greedy else self.acquisition
+        kind = "mean" if greedy else self.acquisition.kind
         # predicted constraint violation (in the objectives' own units)
         violation = np.zeros(len(mean))
         for col, j in enumerate(modelled):
@@ -1092,6 +994,11 @@ class PredictorGuided(Strategy):
             return joint_front_probability(m, s, front, self._rng) + penalty
         ref_point = np.full(len(cols), 1.1)
         return multi_objective_scores(m, s, front, ref_point, kind, self.beta, self._rng) + penalty
+
+
+def _inputs_field(key: str | int) -> str:
+    """How an error names the inputs of the surrogate under ``key`` ("*": every objective's)."""
+    return "surrogate.inputs" if key == "*" else f"surrogate[{key!r}].inputs"
 
 
 def _optimizes_several(objectives: Sequence[Objective]) -> bool:

@@ -20,6 +20,7 @@ from typing import Any
 
 from raynas.search_spaces import SearchSpace
 from raynas.strategies._phases import Focus
+from raynas.strategies._predictor_parts import Acquisition, Neighbourhood, Surrogate
 from raynas.strategies.base import StrategyError
 
 #: The focus phase when the search's number of trials is unknown: a third of the 300 trials
@@ -46,19 +47,19 @@ def predictor_preset(space: SearchSpace, num_samples: int | None = None) -> dict
 
     Example:
         >>> from raynas.search_spaces import SearchSpace, Choice
-        >>> predictor_preset(SearchSpace({"op": Choice(["a", "b"])}), num_samples=90)["focus_first"]
+        >>> predictor_preset(SearchSpace({"op": Choice(["a", "b"])}), num_samples=90)["focus"]
         Focus(first=30, num_climbs=10)
     """
     check_num_samples(num_samples)
     out: dict[str, Any] = {}
     if callable(getattr(space, "function_paths", None)):
-        out.update(objective_inputs={0: "function_paths"}, regressor={0: "trees"})
+        out["surrogate"] = {0: Surrogate(regressor="trees", inputs="function_paths")}
     first = FOCUS_WITHOUT_NUM_SAMPLES if num_samples is None else num_samples // 3
     out.update(
-        multi_objective="pfront",
+        acquisition=Acquisition(multi_objective="pfront"),
+        local=Neighbourhood(twins=0.25),
+        focus=Focus(first=first, num_climbs=10),
         sandwich="smallest",
-        focus_first=Focus(first=first, num_climbs=10),
-        twins=0.25,
     )
     return out
 

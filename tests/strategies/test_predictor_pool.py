@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from raynas.strategies import PredictorGuided, StrategyError
+from raynas.strategies import Crossover, Pool, PredictorGuided, StrategyError
 from raynas.testing import small_space, synthetic_metrics
 
 
@@ -19,7 +19,7 @@ def told(n, **kwargs):
 
 
 def test_crossovers_draw_their_parents_from_their_own_best_configs(monkeypatch):
-    s = told(12, num_parents=6, num_crossover_parents=3, num_crossovers=20, num_random=0)
+    s = told(12, pool=Pool(parents=6, crossover=Crossover(num=20, parents=3), num_random=0))
     assert s.num_crossover_parents == 3  # kept as given, not raised to num_parents
     parents = [p.config for p in s._parents()]
     assert len(parents) == 6  # the mutations still take the six best
@@ -37,7 +37,7 @@ def test_crossovers_draw_their_parents_from_their_own_best_configs(monkeypatch):
 
 
 def test_no_crossovers_leaves_mutations_and_random_configs(monkeypatch):
-    s = told(10, num_crossovers=0)
+    s = told(10, pool=Pool(crossover=Crossover(num=0)))
     monkeypatch.setattr(
         type(s.space), "crossover", lambda *a, **k: pytest.fail("no crossover was asked for")
     )
@@ -47,12 +47,17 @@ def test_no_crossovers_leaves_mutations_and_random_configs(monkeypatch):
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [
-        ({"num_crossovers": -1}, r"`num_crossovers` must be an int >= 0, but got -1"),
-        ({"num_crossovers": 2.5}, r"`num_crossovers` must be an int >= 0, but got 2.5"),
-        ({"num_crossover_parents": 1}, r"`num_crossover_parents` must be an int >= 2, but got 1"),
-        ({"num_crossover_parents": True}, r"`num_crossover_parents` must be an int >= 2"),
+        ({"crossover": {"num": -1}}, r"`Crossover.num` must be an int >= 0, but got -1"),
+        ({"crossover": {"num": 2.5}}, r"`Crossover.num` must be an int >= 0, but got 2.5"),
+        ({"crossover": {"parents": 1}}, r"`Crossover.parents` must be an int >= 2, but got 1"),
+        ({"crossover": {"parents": True}}, r"`Crossover.parents` must be an int >= 2"),
+        ({"parents": 0}, r"`Pool.parents` must be an int >= 1, but got 0"),
+        ({"mutations_per_parent": -1}, r"`Pool.mutations_per_parent` must be an int >= 0"),
+        ({"num_random": "9"}, r"`Pool.num_random` must be an int >= 0, but got '9'"),
+        ({"num_climbs": -2}, r"`Pool.num_climbs` must be an int >= 0, but got -2"),
+        ({"num_clims": 2}, r"`pool` has no field 'num_clims'; the fields of Pool are \['parents'"),
     ],
 )
 def test_bad_pool_arguments_are_refused(kwargs, message):
     with pytest.raises(StrategyError, match=message):
-        PredictorGuided(small_space(), **kwargs)
+        PredictorGuided(small_space(), pool=kwargs)

@@ -8,9 +8,13 @@ from raynas.search_spaces import NB201CellSpace
 from raynas.strategies import (
     PRESETS,
     STRATEGIES,
+    Acquisition,
     Focus,
+    Neighbourhood,
+    Pool,
     PredictorGuided,
     StrategyError,
+    Surrogate,
     get_strategy,
     preset,
 )
@@ -28,13 +32,12 @@ def nb201():
 def settings(s: PredictorGuided) -> dict:
     """What the preset decides, as the strategy holds it."""
     return {
+        "surrogate": s.surrogate,
+        "acquisition": s.acquisition,
+        "local": s.local,
+        "pool": s.pool,
         "focus": s.focus,
-        "regressor": s.regressor,
-        "objective_inputs": s.objective_inputs,
         "sandwich": s.sandwich,
-        "twins": s.twins,
-        "multi_objective": s.multi_objective_acquisition,
-        "num_climbs": s.num_climbs,
     }
 
 
@@ -57,13 +60,12 @@ def test_the_preset_for_a_space_with_function_paths(objectives):
     space = nb201()
     s = get_strategy("predictor", space=space, objectives=objectives, seed=0, num_samples=300)
     assert settings(s) == {
+        "surrogate": {0: Surrogate(regressor="trees", inputs="function_paths")},
+        "acquisition": Acquisition(multi_objective="pfront"),
+        "local": Neighbourhood(twins=0.25),
+        "pool": Pool(),
         "focus": Focus(first=100, num_climbs=10),
-        "regressor": {0: "trees"},
-        "objective_inputs": {0: "function_paths"},
         "sandwich": "smallest",
-        "twins": 0.25,
-        "multi_objective": "pfront",
-        "num_climbs": 0,
     }
     # accuracy by extra trees on what a cell computes, any other objective by ridge on features
     assert type(s._new_model(0, 0)).__name__ == "ExtraTreesRegressor"
@@ -78,14 +80,14 @@ def test_the_preset_for_a_space_with_function_paths(objectives):
 def test_the_preset_for_a_space_without_function_paths(objectives):
     space = small_space()
     s = get_strategy("predictor", space=space, objectives=objectives, seed=0)
-    assert s.regressor == "ridge" and s.objective_inputs == {}  # ridge on space.features
+    assert s.surrogate == Surrogate()  # ridge on space.features
     assert s.focus == Focus(first=FOCUS_WITHOUT_NUM_SAMPLES, num_climbs=10)
-    assert s.sandwich == "smallest" and s.multi_objective_acquisition == "pfront"
+    assert s.sandwich == "smallest" and s.acquisition == Acquisition(multi_objective="pfront")
 
 
 def test_the_focus_phase_is_a_third_of_the_trials():
-    assert predictor_preset(small_space(), 90)["focus_first"] == Focus(first=30, num_climbs=10)
-    assert predictor_preset(small_space())["focus_first"].first == FOCUS_WITHOUT_NUM_SAMPLES
+    assert predictor_preset(small_space(), 90)["focus"] == Focus(first=30, num_climbs=10)
+    assert predictor_preset(small_space())["focus"].first == FOCUS_WITHOUT_NUM_SAMPLES
 
 
 def test_the_focus_search_climbs_but_the_single_objective_search_does_not():
@@ -93,14 +95,14 @@ def test_the_focus_search_climbs_but_the_single_objective_search_does_not():
     s = get_strategy("predictor", space=space, objectives=MO, seed=0, num_samples=30)
     drive(s, space, 2)
     assert s._focus is not None and s._focus.num_climbs == 10
-    assert get_strategy("predictor", space=space, objectives=SO, seed=0).num_climbs == 0
+    assert get_strategy("predictor", space=space, objectives=SO, seed=0).pool.num_climbs == 0
 
 
 def test_explicit_arguments_override_the_preset():
     space = nb201()
-    s = get_strategy("predictor", space=space, objectives=MO, regressor="ridge", twins=False)
-    assert s.regressor == "ridge" and s.twins == 0.0
-    assert s.objective_inputs == {0: "function_paths"}  # the rest of the preset stays
+    s = get_strategy("predictor", space=space, objectives=MO, surrogate=Surrogate(), local={})
+    assert s.surrogate == Surrogate() and s.local == Neighbourhood()
+    assert s.focus == Focus(first=100, num_climbs=10)  # the rest of the preset stays
     bare = get_strategy("predictor", space=space, objectives=MO, preset=None)
     assert settings(bare) == settings(PredictorGuided(space, objectives=MO))
     # a class is built with its own defaults: presets go with names
