@@ -73,7 +73,7 @@ def search(
         space=space,
         objectives=[f"{args.signal}:max", "latency:min"],
         seed=seed,
-        **se.STRATEGY_ARGS.get(args.strategy, {}),
+        **se.strategy_args(args.strategy, budget),
     )
     for r in prior:  # the earlier search's cells: accuracy as trained, latency re-measured
         strategy.tell(bench.config(int(r)), {args.signal: acc[r], "latency": target[r]})

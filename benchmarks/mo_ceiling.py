@@ -235,7 +235,7 @@ def _run(task: tuple[str, str, int, int, int, argparse.Namespace]) -> tuple[str,
     if kind == "predictor (shipped)":
         objectives = [f"{args.signal}:max", f"{args.mo_cost}:min"]
         # the acquisition alone, as in the local search below (no single-objective focus first)
-        se.STRATEGY_ARGS["predictor"] = {"multi_objective": acquisition, "focus_first": 0}
+        se.OVERRIDES["predictor"] = {"acquisition": {"multi_objective": acquisition}, "focus": 0}
         return kind, seed, se.run_raynas("predictor", seed, budget, objectives, ctx["b"])
     key = ("surrogate", kind)
     if key not in _CTX:

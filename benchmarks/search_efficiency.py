@@ -24,16 +24,18 @@ Multi-objective part: validation accuracy vs `--mo-cost` latency (`lat_ms_pixel3
 `--mo-budget` queries: hypervolume of the evaluated cells in (1 - acc/100, latency / max latency)
 with reference (1, 1), divided by the hypervolume of the whole table, and front recall (share of
 the table's true Pareto-front cells that were evaluated, and of their isomorphism classes).
-The predictor runs there as `PredictorGuided(multi_objective="pfront", sandwich="smallest",
-focus_first=budget // 3, num_climbs=10, twins=0.25, objective_inputs={accuracy:
-"function_paths"}, regressor={accuracy: "trees"})` (`MO_STRATEGY_ARGS`, `ACCURACY_ARGS`):
-a single-objective search finds the accurate end of the front, then the smallest cell is
+Every raynas strategy runs with the setting `get_strategy` builds by name (its preset,
+`raynas.strategies.preset`, given the number of queries); for the predictor
+`PredictorGuided(surrogate={0: Surrogate(regressor="trees", inputs="function_paths")},
+acquisition=Acquisition(multi_objective="pfront"), local=Neighbourhood(twins=0.25),
+focus=Focus(first=budget // 3, num_climbs=10), sandwich="smallest")`: a single-objective search finds the accurate end of the front, then the smallest cell is
 evaluated and each query is the front neighbour (or, a quarter of the steps, the unseen
 isomorphic twin) most likely to lie on the front of the observed and the other candidates.
 Accuracy is modelled by extra trees on what each cell computes (`NB201CellSpace.function_paths`:
 its live paths by their ops, identities contracted), latency by ridge regression on what it
 runs (`space.features`: the one-hot of each edge, the path encoding and the function
-features). `--set predictor.multi_objective='"eps"'` etc. override that.
+features). `--set 'predictor.acquisition={"multi_objective": "eps"}'` etc. override a part
+(a JSON object of its fields) or an argument.
 `--dump runs.json` keeps every run's asked rows, to see which front cells each seed found.
 
 `--proxy synflow` gives the predictor's surrogate one more input, each cell's log synflow
@@ -77,46 +79,15 @@ SO_STRATEGIES = ["random", "evolution", "tpe", "reinforce", "predictor"]
 SO_PEERS = ["optuna-tpe", "hyperopt-tpe"]
 MO_STRATEGIES = ["random", "nsga2", "predictor"]
 MO_PEERS = ["optuna-nsga2", "optuna-motpe"]
-#: Arguments of raynas strategies in this benchmark (the REA setting of NAS-Bench-201).
-STRATEGY_ARGS: dict[str, dict[str, Any]] = {
-    "evolution": {"population_size": 10, "sample_size": 3},
-}
-#: ... and in the multi-objective part, where `focus_first` is a third of the budget: the
-#: predictor first finds the accurate end of the front alone, then evaluates the smallest cell
-#: (`sandwich`: it computes nothing and is the front's fast end) and asks, among the front's
-#: neighbours, the likeliest to lie on the front of the observed and the other candidates
-#: ("pfront"); the focus search's pool includes 10 greedy walks on its surrogate, which keep it
-#: out of a local optimum two edges from the best. Chosen over "pnd" without the sandwich (the
-#: setting until 2026-12-07) on 60 seeds: 0.9967 / 29.1% against 0.9962 / 27.2%.
-MO_STRATEGY_ARGS: dict[str, dict[str, Any]] = {
-    "predictor": {
-        "multi_objective": "pfront",
-        "sandwich": "smallest",
-        "focus_first": 1 / 3,
-        "num_climbs": 10,
-        "twins": 0.25,
-    },
-}
-#: Arguments for the first objective (accuracy) alone, in every part: the predictor models
-#: accuracy with extra trees on what a cell computes (`NB201CellSpace.function_paths`), and any
-#: other objective with ridge on `space.features`. Chosen over ridge on `features` for both
-#: (the setting until 2026-12-07): multi-objective 0.9977 / 32.6% against 0.99693 / 29.7%
-#: (with twins=0.25), single-objective 94.37 +- 0.01 at 100 queries against 94.31 +- 0.19.
-ACCURACY_ARGS: dict[str, dict[str, Any]] = {
-    "predictor": {"objective_inputs": "function_paths", "regressor": "trees"},
-}
+#: `--set STRATEGY.ARG=JSON` overrides, on top of the library's preset of each strategy
+#: (`raynas.strategies.preset`: the setting `get_strategy` builds by name, the one measured here).
+OVERRIDES: dict[str, dict[str, Any]] = {}
 
 
-def strategy_args(name: str, objectives: list[str], budget: int) -> dict[str, Any]:
-    """A raynas strategy's arguments in this benchmark (`--set` ones last)."""
-    from raynas.objectives import as_objectives
-
-    out = dict(MO_STRATEGY_ARGS.get(name, {})) if len(objectives) > 1 else {}
-    first = as_objectives(objectives)[0].name
-    out.update({k: {first: v} for k, v in ACCURACY_ARGS.get(name, {}).items()})
-    if isinstance(out.get("focus_first"), float):
-        out["focus_first"] = int(out["focus_first"] * budget)
-    return {**out, **STRATEGY_ARGS.get(name, {})}
+def strategy_args(name: str, budget: int) -> dict[str, Any]:
+    """What a raynas strategy gets here beyond its preset: the number of trials (the preset
+    scales its phases to it) and the `--set` overrides."""
+    return {"num_samples": budget, **OVERRIDES.get(name, {})}
 
 
 # -- the objective ------------------------------------------------------------------------------
@@ -274,7 +245,7 @@ def run_raynas(name: str, seed: int, budget: int, objectives: list[str], b: dict
     from raynas.strategies import get_strategy
 
     ev = Evaluator(b)
-    kwargs = strategy_args(name, objectives, budget)
+    kwargs = strategy_args(name, budget)
     if name == "predictor" and "proxy" in b:
         kwargs["extra_features"] = TableProxy(b["space"], b["proxy"])
     strategy = get_strategy(name, space=b["space"], objectives=objectives, seed=seed, **kwargs)
@@ -419,6 +390,8 @@ def single_objective(args: argparse.Namespace, methods: list[str]) -> None:
         secs = np.mean([t for *_, t in runs])
         print(f"| {m} | " + " | ".join(cells) + f" | {secs:.1f} |")
     print(f"(optimum of `{args.report}`: {b['bench'].oracle():.2f})")
+    if args.dump:
+        dump(args.dump if "mo" not in args.parts else f"{args.dump}.so.json", results, b, "so")
 
 
 def multi_objective(args: argparse.Namespace, methods: list[str]) -> None:
@@ -447,14 +420,23 @@ def multi_objective(args: argparse.Namespace, methods: list[str]) -> None:
         )
 
     if args.dump:
-        runs = [
-            {"method": m, "seed": s, "rows": [int(r) for r in rows], "seconds": t}
-            for m, s, rows, t in results
-        ]
+        dump(args.dump, results, b, "mo")
+
+
+def dump(path: str, results: list[tuple], b: dict, part: str) -> None:
+    """Write every run (method, seed, table rows asked in order) of ``part`` to ``path`` as
+    JSON; the multi-objective part adds each run's figures and the true front's rows."""
+    runs = [
+        {"method": m, "seed": s, "rows": [int(r) for r in rows], "seconds": t}
+        for m, s, rows, t in results
+    ]
+    out: dict[str, Any] = {"part": part, "runs": runs}
+    if part == "mo":
         for run in runs:
             run["hv_ratio"], run["front_recall"], _ = mo_figures(run["rows"], b)
-        with open(args.dump, "w") as f:
-            json.dump({"front": sorted(int(i) for i in b["front"]), "runs": runs}, f)
+        out["front"] = sorted(int(i) for i in b["front"])
+    with open(path, "w") as f:
+        json.dump(out, f)
 
 
 def speed(args: argparse.Namespace, methods: list[str]) -> None:
@@ -483,7 +465,7 @@ def speed(args: argparse.Namespace, methods: list[str]) -> None:
         objectives = [f"{args.signal}:max"]
         if m in ("nsga2",):
             objectives.append(f"{args.mo_cost}:min")
-        kwargs = strategy_args(m, objectives, args.budget)
+        kwargs = strategy_args(m, args.budget)
         s = get_strategy(m, space=space, objectives=objectives, seed=0, **kwargs)
         t0 = time.perf_counter()
         for c, mt in zip(configs, metrics, strict=True):
@@ -542,7 +524,7 @@ def tune_mode(args: argparse.Namespace, methods: list[str]) -> None:
                     metric=args.signal,
                     mode="max",
                     seed=seed,
-                    **strategy_args(m, [args.signal], budget),
+                    **strategy_args(m, budget),
                 )
                 rows, sec = _tune_rows(searcher, budget, f"{m}_{seed}", b, args)
                 secs.append(sec)
@@ -608,7 +590,7 @@ def tune_mode_mo(args: argparse.Namespace, methods: list[str]) -> None:
                     metric=[args.signal, args.mo_cost],
                     mode=["max", "min"],
                     seed=seed,
-                    **strategy_args(m, [args.signal, args.mo_cost], args.mo_budget),
+                    **strategy_args(m, args.mo_budget),
                 )
                 rows, sec = _tune_rows(searcher, args.mo_budget, f"mo_{m}_{seed}", b, args)
                 figs.append(mo_figures(rows, b))
@@ -665,7 +647,8 @@ def main(argv: Sequence[str] | None = None) -> None:
         action="append",
         default=[],
         metavar="STRATEGY.ARG=JSON",
-        help="override a raynas strategy's argument, e.g. predictor.local_rate=1.0",
+        help="override a raynas strategy's argument, e.g. predictor.num_initial=20 or "
+        "'predictor.local={\"rate\": 1.0}' (a part as a JSON object of its fields)",
     )
     p.add_argument(
         "--proxy",
@@ -687,8 +670,9 @@ def main(argv: Sequence[str] | None = None) -> None:
         "--dump",
         default=None,
         metavar="PATH",
-        help="write every multi-objective run (method, seed, table rows asked in order, HV "
-        "ratio, front recall, the true front's rows) to PATH as JSON",
+        help="write every run (method, seed, table rows asked in order; in the multi-objective "
+        "part its HV ratio, front recall and the true front's rows) to PATH as JSON (with both "
+        "parts, the single-objective runs go to PATH.so.json)",
     )
     p.add_argument("--tune", action="store_true", help="run the strategies through tune.Tuner")
     p.add_argument("--tune-storage", default="/tmp/raynas_search_efficiency")
@@ -698,8 +682,8 @@ def main(argv: Sequence[str] | None = None) -> None:
         name, _, value = item.partition("=")
         strategy, _, arg = name.partition(".")
         if not arg or not value:
-            p.error(f"--set wants STRATEGY.ARG=JSON, e.g. predictor.local_rate=1.0; got {item!r}")
-        STRATEGY_ARGS.setdefault(strategy, {})[arg] = json.loads(value)
+            p.error(f"--set wants STRATEGY.ARG=JSON, e.g. predictor.num_initial=20; got {item!r}")
+        OVERRIDES.setdefault(strategy, {})[arg] = json.loads(value)
     split = lambda s: [x for x in s.split(",") if x]  # noqa: E731
     print(f"# search efficiency on {args.table} ({' '.join(sys.argv[1:])})")
     parts = split(args.parts)

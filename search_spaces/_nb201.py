@@ -385,7 +385,7 @@ class NB201CellSpace(BuiltinSpace):
         ``skip`` straight to the output is poor and predicts the cells that route their
         identity through node 2 10-65 points too low. ``benchmarks/search_efficiency.py``'s
         multi-objective setting models accuracy with extra trees on these counts
-        (``PredictorGuided(objective_inputs={acc: "function_paths"})``);
+        (``PredictorGuided(surrogate={acc: Surrogate(inputs="function_paths")})``);
         ``benchmarks/accuracy_surrogate.py`` compares the surrogates. Latency is not a function
         of these counts: a network runs its dead operations too.
         """

@@ -540,8 +540,8 @@ class SearchSpace(Struct):
         apart (by default none: a space that knows its equivalent configs lists them).
 
         They compute the same function at a different hardware cost, so with several objectives
-        a predictor (``PredictorGuided(twins=True)``) ranks them next to a front config's
-        neighbours: the cheapest twin of a front config may dominate it.
+        a predictor (``PredictorGuided(local=Neighbourhood(twins=1.0))``) ranks them next to a
+        front config's neighbours: the cheapest twin of a front config may dominate it.
         """
         return []
 

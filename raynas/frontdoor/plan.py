@@ -264,7 +264,7 @@ def check_builds(plan: SearchPlan) -> None:
                 space=plan.space,
                 objectives=plan.objectives,
                 seed=plan.seed,
-                **plan.strategy_kwargs,
+                **{"num_samples": plan.budget, **plan.strategy_kwargs},
             )
         else:  # a built strategy takes no further arguments
             get_strategy(strategy, space=plan.space, **plan.strategy_kwargs)

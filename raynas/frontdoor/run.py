@@ -145,7 +145,7 @@ def make_search_alg(plan: SearchPlan, scheduler: Any = None) -> Any:
             space=plan.space,
             objectives=plan.objectives,
             seed=plan.seed,
-            **plan.strategy_kwargs,
+            **{"num_samples": plan.budget, **plan.strategy_kwargs},
         )
     if plan.warm_start:
         tell_warm_start(plan, strategy, hardware_objectives(plan))

@@ -13,6 +13,10 @@ adapter :class:`raynas.tune.Searcher` wraps any of them.
 | ``"reinforce"`` | :class:`ReinforceController` | one (+ constraints) |
 | ``"predictor"`` | :class:`PredictorGuided` (BANANAS-style) | one or several |
 | ``"grid"`` | :class:`GridSearch` (every combination, in order) | any |
+
+A strategy built by name starts from its measured setting (:func:`preset`: for ``"predictor"``
+the one behind ``benchmarks/README.md``'s figures, chosen by what the space offers); explicit
+arguments override it, and ``preset=None`` builds the constructor's defaults.
 """
 
 from __future__ import annotations
@@ -22,6 +26,17 @@ import inspect
 from typing import Any
 
 from raynas.search_spaces import SearchSpace
+from raynas.strategies._phases import Focus
+from raynas.strategies._predictor_parts import (
+    Acquisition,
+    Crossover,
+    Neighbourhood,
+    Pool,
+    Restarts,
+    Surrogate,
+)
+from raynas.strategies._presets import PRESET_CHOICES, PRESETS, check_num_samples, preset
+from raynas.strategies._presets import preset as _preset
 from raynas.strategies.base import (
     Observation,
     SearchExhausted,
@@ -55,7 +70,16 @@ __all__ = [
     "Strategy",
     "StrategyError",
     "TPE",
+    "Acquisition",
+    "Crossover",
+    "Focus",
+    "Neighbourhood",
+    "Pool",
+    "Restarts",
+    "Surrogate",
+    "PRESETS",
     "get_strategy",
+    "preset",
     "strategy_class",
 ]
 
@@ -75,12 +99,27 @@ def strategy_class(name: str) -> type[Strategy]:
 
 
 def get_strategy(
-    name: str | type[Strategy] | Strategy, *, space: SearchSpace, **kwargs: Any
+    name: str | type[Strategy] | Strategy,
+    *,
+    space: SearchSpace,
+    preset: str | None = "measured",
+    num_samples: int | None = None,
+    **kwargs: Any,
 ) -> Strategy:
     """Build a strategy by name, e.g. ``get_strategy("evolution", space=s, seed=0)``.
 
-    A :class:`Strategy` subclass is built with the same arguments; an instance is returned
-    as is (then ``kwargs`` must be empty).
+    A name starts from the strategy's measured setting (:func:`raynas.strategies.preset`),
+    which ``kwargs`` override. A :class:`Strategy` subclass is built with ``kwargs`` alone; an
+    instance is returned as is (then ``kwargs`` must be empty).
+
+    Args:
+        name: a name of :data:`STRATEGIES`, a :class:`Strategy` subclass or an instance.
+        space: the search space.
+        preset: ``"measured"`` (default): a name starts from its measured setting; ``None``:
+            from the constructor's defaults.
+        num_samples: the number of trials of the search, where known: presets scale their
+            phases to it (``"predictor"``'s focus phase is a third of it).
+        **kwargs: the strategy's constructor arguments (``objectives``, ``seed``, ...).
 
     Example:
         >>> from raynas.search_spaces import SearchSpace, Choice
@@ -88,6 +127,9 @@ def get_strategy(
         >>> type(s).__name__
         'RandomSearch'
     """
+    check_num_samples(num_samples)
+    if preset not in PRESET_CHOICES:
+        raise StrategyError(f"`preset` must be one of {list(PRESET_CHOICES)}, but got {preset!r}.")
     if isinstance(name, Strategy):
         if kwargs:
             raise StrategyError(
@@ -106,6 +148,8 @@ def get_strategy(
         raise StrategyError(
             f"`{unknown[0]}` is not an argument of {cls.__name__}; its arguments are {allowed}."
         )
+    if isinstance(name, str) and preset is not None:
+        kwargs = {**_preset(name, space, num_samples), **kwargs}  # explicit arguments win
     return cls(space, **kwargs)
 
 

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from raynas.strategies import (
     TPE,
+    Acquisition,
     MultiObjectiveEvolution,
+    Pool,
     PredictorGuided,
     RandomSearch,
     RegularizedEvolution,
     ReinforceController,
+    Surrogate,
 )
 from raynas.testing import StrategyContract
 
@@ -51,7 +54,7 @@ class TestReinforceController(StrategyContract):
 
 # small ensembles and pools, so the contract runs quickly
 SMALL_PREDICTOR = dict(
-    num_initial=5, ensemble_size=3, num_parents=3, mutations_per_parent=10, num_random=10
+    num_initial=5, ensemble_size=3, pool=Pool(parents=3, mutations_per_parent=10, num_random=10)
 )
 
 
@@ -65,7 +68,11 @@ class TestPredictorGuidedMultiObjective(StrategyContract):
 
     def make_strategy(self, space, *, seed, objectives):
         return PredictorGuided(
-            space, objectives=objectives, seed=seed, regressor="trees", **SMALL_PREDICTOR
+            space,
+            objectives=objectives,
+            seed=seed,
+            surrogate=Surrogate(regressor="trees"),
+            **SMALL_PREDICTOR,
         )
 
 
@@ -77,8 +84,7 @@ class TestPredictorGuidedObjectiveInputs(StrategyContract):
             space,
             objectives=objectives,
             seed=seed,
-            objective_inputs={"score": "encode"},
-            regressor={"score": "trees"},
+            surrogate={"score": Surrogate(regressor="trees", inputs="encode")},
             **SMALL_PREDICTOR,
         )
 
@@ -93,11 +99,8 @@ class TestPredictorGuidedParEGO(StrategyContract):
             seed=seed,
             num_initial=5,
             ensemble_size=2,
-            num_parents=2,
-            mutations_per_parent=8,
-            num_random=8,
-            multi_objective="parego",
-            acquisition="ucb",
+            pool=Pool(parents=2, mutations_per_parent=8, num_random=8),
+            acquisition=Acquisition(kind="ucb", multi_objective="parego"),
         )
 
 
@@ -106,7 +109,11 @@ class TestPredictorGuidedNonDominated(StrategyContract):
 
     def make_strategy(self, space, *, seed, objectives):
         return PredictorGuided(
-            space, objectives=objectives, seed=seed, multi_objective="pnd", **SMALL_PREDICTOR
+            space,
+            objectives=objectives,
+            seed=seed,
+            acquisition=Acquisition(multi_objective="pnd"),
+            **SMALL_PREDICTOR,
         )
 
 
@@ -115,7 +122,11 @@ class TestPredictorGuidedJointFront(StrategyContract):
 
     def make_strategy(self, space, *, seed, objectives):
         return PredictorGuided(
-            space, objectives=objectives, seed=seed, multi_objective="pfront", **SMALL_PREDICTOR
+            space,
+            objectives=objectives,
+            seed=seed,
+            acquisition=Acquisition(multi_objective="pfront"),
+            **SMALL_PREDICTOR,
         )
 
 
@@ -127,7 +138,25 @@ class TestPredictorGuidedEpsilonWalk(StrategyContract):
             space,
             objectives=objectives,
             seed=seed,
-            multi_objective="eps",
-            focus_first=8,
+            acquisition=Acquisition(multi_objective="eps"),
+            focus=8,
+            **SMALL_PREDICTOR,
+        )
+
+
+class TestPredictorGuidedPreset(StrategyContract):
+    """The measured setting ``get_strategy("predictor")`` builds: focus, sandwich, pfront, twins."""
+
+    multi_objective = True
+
+    def make_strategy(self, space, *, seed, objectives):
+        from raynas.strategies import get_strategy
+
+        return get_strategy(
+            "predictor",
+            space=space,
+            objectives=objectives,
+            seed=seed,
+            num_samples=24,
             **SMALL_PREDICTOR,
         )

@@ -8,10 +8,12 @@ import numpy as np
 import pytest
 
 from raynas.search_spaces import Choice, SearchSpace
-from raynas.strategies import PredictorGuided, StrategyError
+from raynas.strategies import Pool, PredictorGuided, StrategyError, Surrogate
 from raynas.testing import StrategyContract, synthetic_metrics
 
-SMALL = dict(num_initial=5, ensemble_size=3, num_parents=3, mutations_per_parent=10, num_random=10)
+SMALL = dict(
+    num_initial=5, ensemble_size=3, pool=Pool(parents=3, mutations_per_parent=10, num_random=10)
+)
 
 
 def _proxy(config):
@@ -46,7 +48,7 @@ def _queries_to_optimum(extra, seed: int) -> int:
         objectives=["score:max"],
         seed=seed,
         num_initial=8,
-        regressor="ridge",
+        surrogate=Surrogate(regressor="ridge"),
         extra_features=extra,
         **{k: v for k, v in SMALL.items() if k != "num_initial"},
     )
@@ -114,7 +116,7 @@ def test_the_focus_search_does_without_the_extra_features_and_the_walk_uses_them
         space,
         objectives=["score:max", "cost:min"],
         seed=0,
-        focus_first=8,
+        focus=8,
         extra_features=proxy,
         **SMALL,
     )

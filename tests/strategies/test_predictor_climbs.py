@@ -1,4 +1,4 @@
-"""PredictorGuided's ``num_climbs``: greedy walks on the surrogate join the candidate pool."""
+"""PredictorGuided's ``Pool(num_climbs=...)``: greedy walks on the surrogate join the candidate pool."""
 
 from __future__ import annotations
 
@@ -6,17 +6,20 @@ import numpy as np
 import pytest
 
 from raynas.search_spaces import Choice, SearchSpace
-from raynas.strategies import PredictorGuided
+from raynas.strategies import Pool, PredictorGuided
 from raynas.testing import StrategyContract
 
-SMALL = dict(num_initial=5, ensemble_size=3, num_parents=3, mutations_per_parent=10, num_random=10)
+POOL = dict(parents=3, mutations_per_parent=10, num_random=10)
+SMALL = dict(num_initial=5, ensemble_size=3)
 
 
 class TestPredictorGuidedWithClimbs(StrategyContract):
     multi_objective = True
 
     def make_strategy(self, space, *, seed, objectives):
-        return PredictorGuided(space, objectives=objectives, seed=seed, num_climbs=2, **SMALL)
+        return PredictorGuided(
+            space, objectives=objectives, seed=seed, pool=Pool(num_climbs=2, **POOL), **SMALL
+        )
 
 
 def _space() -> SearchSpace:
@@ -31,7 +34,12 @@ def _acc(config) -> float:
 def test_climbs_end_at_the_surrogates_optimum_far_from_the_configs_seen():
     space = _space()
     s = PredictorGuided(
-        space, objectives=["acc:max"], seed=0, num_initial=30, num_climbs=4, clip_quantile=None
+        space,
+        objectives=["acc:max"],
+        seed=0,
+        num_initial=30,
+        pool=Pool(num_climbs=4),
+        clip_quantile=None,
     )
     rng = np.random.default_rng(0)
     for _ in range(30):
@@ -49,7 +57,10 @@ def test_climbs_end_at_the_surrogates_optimum_far_from_the_configs_seen():
 
 def test_climbs_are_off_by_default_and_with_several_objectives():
     space = _space()
-    for kwargs, objectives in (({}, ["acc:max"]), ({"num_climbs": 3}, ["acc:max", "lat:min"])):
+    for kwargs, objectives in (
+        ({}, ["acc:max"]),
+        ({"pool": Pool(num_climbs=3)}, ["acc:max", "lat:min"]),
+    ):
         s = PredictorGuided(space, objectives=objectives, seed=0, num_initial=10, **kwargs)
         for _ in range(12):
             c = s.ask()
@@ -60,5 +71,5 @@ def test_climbs_are_off_by_default_and_with_several_objectives():
 
 @pytest.mark.parametrize("value", [-1, 1.5, True, "3"])
 def test_bad_num_climbs_is_refused(value):
-    with pytest.raises(ValueError, match=r"`num_climbs` must be an int >= 0"):
-        PredictorGuided(_space(), num_climbs=value)
+    with pytest.raises(ValueError, match=r"`Pool.num_climbs` must be an int >= 0"):
+        PredictorGuided(_space(), pool={"num_climbs": value})

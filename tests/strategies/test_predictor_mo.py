@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from raynas.search_spaces import Choice, SearchSpace
-from raynas.strategies import PredictorGuided, StrategyError
+from raynas.strategies import Acquisition, Neighbourhood, PredictorGuided, StrategyError
 
 
 class DeadSpace(SearchSpace):
@@ -72,7 +72,10 @@ def test_several_objectives_default_to_pareto_local_search():
     space = DeadSpace()
     assert PredictorGuided(space, objectives=["acc:max", "latency:min"]).local_rate == 1.0
     assert PredictorGuided(space, objectives=["acc:max"]).local_rate == 0.5
-    assert PredictorGuided(space, objectives=["acc:max"], local_rate=0.2).local_rate == 0.2
+    assert (
+        PredictorGuided(space, objectives=["acc:max"], local=Neighbourhood(rate=0.2)).local_rate
+        == 0.2
+    )
     late = PredictorGuided(space)  # objectives from the Tune adapter, later
     late.set_objectives(["acc:max", "latency:min"])
     assert late.local_rate == 1.0
@@ -196,7 +199,7 @@ def test_joint_front_probability_limits_and_competition():
 
 def test_pnd_ranks_a_likely_front_member_over_a_likely_dominated_one():
     space, rng = DeadSpace(), np.random.default_rng(5)
-    s = searched(space, 0, 8, 20, rng, multi_objective="pnd")
+    s = searched(space, 0, 8, 20, rng, acquisition=Acquisition(multi_objective="pnd"))
     s._fit(len(s.observations), 0)
     assert s._residual is not None and s._residual.shape == (2,)
     unseen = [
@@ -216,9 +219,10 @@ def test_pnd_ranks_a_likely_front_member_over_a_likely_dominated_one():
 def test_unknown_multi_objective_acquisition_is_refused():
     with pytest.raises(
         ValueError,
-        match=r"`multi_objective` must be one of \['hvi', 'parego', 'pnd', 'pfront', 'eps'\]",
+        match=r"`Acquisition.multi_objective` must be one of \['hvi', 'parego', 'pnd', 'pfront', "
+        r"'eps'\]",
     ):
-        PredictorGuided(DeadSpace(), multi_objective="ehvi")
+        PredictorGuided(DeadSpace(), acquisition={"multi_objective": "ehvi"})
 
 
 def _function_view(space):
@@ -237,8 +241,8 @@ def test_focus_first_is_a_single_objective_search_over_function_classes():
         objectives=["acc:max", "latency:min"],
         seed=3,
         num_initial=3,
-        multi_objective="eps",
-        focus_first=6,
+        acquisition=Acquisition(multi_objective="eps"),
+        focus=6,
     )
     # what the focus phase must propose: a single-objective search keyed by function
     alone = PredictorGuided(_function_view(space), objectives=["acc:max"], seed=3, num_initial=3)
@@ -260,7 +264,10 @@ def test_focus_first_is_a_single_objective_search_over_function_classes():
 def test_focus_phase_survives_a_state_round_trip():
     space, rng = DeadSpace(), np.random.default_rng(1)
     kwargs = dict(
-        objectives=["acc:max", "latency:min"], num_initial=3, multi_objective="eps", focus_first=5
+        objectives=["acc:max", "latency:min"],
+        num_initial=3,
+        acquisition=Acquisition(multi_objective="eps"),
+        focus=5,
     )
     s = PredictorGuided(space, seed=0, **kwargs)
     for stop in (2, 7):  # inside the focus phase, then after it
@@ -282,7 +289,7 @@ def test_focus_phase_survives_a_state_round_trip():
 def test_focus_phase_hands_over_when_every_function_class_is_seen():
     space, rng = DeadSpace(), np.random.default_rng(2)  # 8 function classes
     s = PredictorGuided(
-        space, objectives=["acc:max", "latency:min"], seed=0, num_initial=3, focus_first=20
+        space, objectives=["acc:max", "latency:min"], seed=0, num_initial=3, focus=20
     )
     for _ in range(12):
         c = s.ask()
@@ -303,7 +310,9 @@ class _LowDraws(np.random.Generator):
 
 def test_eps_walks_the_front_and_probes_its_corner():
     space, rng = DeadSpace(), np.random.default_rng(3)
-    s = PredictorGuided(space, objectives=["acc:max", "latency:min"], multi_objective="eps")
+    s = PredictorGuided(
+        space, objectives=["acc:max", "latency:min"], acquisition=Acquisition(multi_objective="eps")
+    )
     # everything but widths 0 and 1 without dead operations: the fastest seen is width 2
     for c in [{"width": w, "dead": d} for w in range(8) for d in range(6) if w > 1 or d]:
         s.tell(c, metrics(c, rng))
@@ -315,16 +324,22 @@ def test_eps_walks_the_front_and_probes_its_corner():
     s._rng = generator
 
     # the walk: the true front is every width without dead operations
-    s = searched(space, 1, 6, 24, rng, multi_objective="eps")
+    s = searched(space, 1, 6, 24, rng, acquisition=Acquisition(multi_objective="eps"))
     found = {o.config["width"] for o in s.observations if o.config["dead"] == 0}
     assert len(found) >= 7
 
 
 def test_eps_refuses_more_than_two_objectives():
     with pytest.raises(ValueError, match=r"exactly two objectives, but got 3: \['a', 'b', 'c'\]"):
-        PredictorGuided(DeadSpace(), objectives=["a:max", "b:min", "c:min"], multi_objective="eps")
+        PredictorGuided(
+            DeadSpace(),
+            objectives=["a:max", "b:min", "c:min"],
+            acquisition=Acquisition(multi_objective="eps"),
+        )
     # a constraint on a third metric leaves one objective: nothing to walk, nothing refused
-    PredictorGuided(DeadSpace(), objectives=["a:max", "b <= 3"], multi_objective="eps")
+    PredictorGuided(
+        DeadSpace(), objectives=["a:max", "b <= 3"], acquisition=Acquisition(multi_objective="eps")
+    )
 
 
 @pytest.mark.parametrize("name", ["predictor", "nsga2"])
@@ -336,7 +351,8 @@ def test_multi_objective_searches_evaluate_the_extremes_first(name):
     assert (small, large) == ({"width": 0, "dead": 0}, {"width": 7, "dead": 5})
 
     def first(n, objectives, **kwargs):
-        s = get_strategy(name, space=space, objectives=objectives, seed=1, **kwargs)
+        # the constructor's defaults: the preset has a focus phase before the extremes
+        s = get_strategy(name, space=space, objectives=objectives, seed=1, preset=None, **kwargs)
         rng, out = np.random.default_rng(0), []
         for _ in range(n):
             c = s.ask()
@@ -350,14 +366,14 @@ def test_multi_objective_searches_evaluate_the_extremes_first(name):
     assert first(2, ["acc:max", "latency:min"], sandwich="smallest")[1][1] != large
     # a restored search does not propose them again, and draws the same next config
     restored = get_strategy(
-        name, space=space, objectives=["acc:max", "latency:min"], seed=5, sandwich=True
+        name, space=space, objectives=["acc:max", "latency:min"], seed=5, sandwich=True, preset=None
     )
     restored.load_state_dict(s.state_dict())
     assert restored.ask() == s.ask()
     assert first(2, ["acc:max", "latency:min"])[1] != [small, large]  # off by default
     if name == "predictor":
         # with a focus phase the extremes come right after it, not among the focus's own asks
-        asked = first(6, ["acc:max", "latency:min"], sandwich=True, focus_first=4)[1]
+        asked = first(6, ["acc:max", "latency:min"], sandwich=True, focus=4)[1]
         assert asked[:2] != [small, large]
         rest = [c for c in (small, large) if c not in asked[:4]]  # the focus may ask one itself
         assert rest and asked[4 : 4 + len(rest)] == rest
@@ -405,7 +421,11 @@ def two_dead_metrics(config, rng):
 def test_twins_join_the_pareto_local_search(twins):
     space, rng = TwoDeadSpace(), np.random.default_rng(4)
     s = PredictorGuided(
-        space, objectives=["acc:max", "latency:min"], seed=0, num_initial=6, twins=twins
+        space,
+        objectives=["acc:max", "latency:min"],
+        seed=0,
+        num_initial=6,
+        local=Neighbourhood(twins=twins),
     )
     # the front's configs all carry both dead decisions at their costliest
     for width in (2, 5, 7):
@@ -432,10 +452,9 @@ def test_twins_join_the_pareto_local_search(twins):
 def test_twins_must_be_a_probability(bad):
     with pytest.raises(
         StrategyError,
-        match=f"`twins` must be True, False or a probability in "
-        rf"\[0, 1\], but got {bad!r}",
+        match=rf"`Neighbourhood.twins` must be a number in \[0, 1\], but got {bad!r}",
     ):
-        PredictorGuided(DeadSpace(), objectives=["acc:max", "latency:min"], twins=bad)
+        PredictorGuided(DeadSpace(), objectives=["acc:max", "latency:min"], local={"twins": bad})
 
 
 def test_pareto_front_ranks_gives_the_next_non_dominated_ranks_front_first():

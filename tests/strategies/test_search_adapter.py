@@ -112,13 +112,12 @@ def test_per_objective_predictor_arguments_are_checked_against_the_metrics():
         metric=["score", "cost"],
         mode=["max", "min"],
         seed=0,
-        objective_inputs={"score": "encode"},
-        regressor={"score": "trees"},
+        surrogate={"score": {"regressor": "trees", "inputs": "encode"}},
     )
     assert s.strategy.objective_inputs == {"score": "encode"}
     # named after a metric Tune sets later, checked when it does, before any suggestion
-    late = Searcher("predictor", space=space, seed=0, objective_inputs={"accuracy": "encode"})
-    with pytest.raises(StrategyError, match=r"`objective_inputs` names \['accuracy'\]"):
+    late = Searcher("predictor", space=space, seed=0, surrogate={"accuracy": {"inputs": "encode"}})
+    with pytest.raises(StrategyError, match=r"`surrogate` names \['accuracy'\]"):
         late.set_search_properties("score", "max", {})
 
 
