@@ -79,8 +79,10 @@ class SearchOptions:
     )
     strategy: Any = _opt(
         "random",
-        "a name of raynas.strategies.STRATEGIES, 'module:attribute', a Strategy, or "
-        "{name: strategy, **arguments}",
+        "a name of raynas.strategies.STRATEGIES, a one-shot method of "
+        "raynas.oneshot.METHODS ('darts', 'gdas', 'spos', ...: a supernet of the space is "
+        "searched, its derived architectures trained as the candidates), 'module:attribute', "
+        "a Strategy, or {name: strategy, **arguments}",
     )
     strategy_kwargs: Any = _opt(None, "arguments of a strategy given by name")
     scheduler: Any = _opt(
@@ -305,11 +307,12 @@ def _check(opts: SearchOptions) -> None:
 def _check_names(opts: SearchOptions, labels: dict[str, str]) -> None:
     from raynas.data import DATAMODULES
     from raynas.frontdoor.names import SPACES, schedulers_table, strategies_table
+    from raynas.oneshot._methods import METHODS
 
     for key, table in (
         ("space", SPACES),
         ("data", DATAMODULES),
-        ("strategy", strategies_table()),
+        ("strategy", {**strategies_table(), **dict.fromkeys(METHODS)}),
         ("scheduler", schedulers_table()),
     ):
         value = getattr(opts, key)

@@ -81,6 +81,7 @@ class SearchPlan:
     reuse_actors: bool = True
     callbacks: list[Any] = field(default_factory=list)
     run_config: dict[str, Any] = field(default_factory=dict)
+    oneshot: dict[str, Any] | None = None  # a one-shot strategy's stage (frontdoor.engines)
 
     @property
     def experiment_path(self) -> str:
@@ -254,6 +255,7 @@ def check_builds(plan: SearchPlan) -> None:
     """Build the strategy and the scheduler once, so that their arguments are refused before
     anything is written (the search builds its own when it starts)."""
     from raynas._registry import RegistryError, make_scheduler
+    from raynas.frontdoor.engines import is_oneshot
     from raynas.strategies import get_strategy
     from raynas.strategies.base import StrategyError
 
@@ -261,7 +263,9 @@ def check_builds(plan: SearchPlan) -> None:
     if isinstance(strategy, str) and ":" in strategy:
         plan.strategy = strategy = load_object(strategy, "strategy")
     try:
-        if isinstance(strategy, str) or isinstance(strategy, type):
+        if is_oneshot(strategy):
+            pass  # built by frontdoor.engines.plan_oneshot
+        elif isinstance(strategy, str) or isinstance(strategy, type):
             get_strategy(
                 strategy,
                 space=plan.space,
@@ -346,9 +350,10 @@ def _datamodule(opts: SearchOptions) -> tuple[Any, Any]:
 
 def make_plan(opts: SearchOptions) -> SearchPlan:
     """Build and check everything :func:`raynas.search` needs from ``opts`` (nothing starts)."""
-    from raynas.frontdoor import checks, warm
+    from raynas.frontdoor import checks, engines, warm
 
     population = opts.scheduler in ("pbt", "architecture_pbt")
+    engines.refuse_with_oneshot(opts)
     if population and opts.strategy != "random":
         raise ConfigError(
             f"`scheduler` = {opts.scheduler!r} evolves a population that Tune samples at random; "
@@ -393,6 +398,8 @@ def make_plan(opts: SearchOptions) -> SearchPlan:
     checks.check_providers(plan.hardware)
     check_objective_metrics(plan, dm)
     check_builds(plan)
+    if engines.is_oneshot(plan.strategy):
+        plan.oneshot = engines.plan_oneshot(plan, dm)
     plan.callbacks = checks.build_callbacks(opts.callbacks)
     if opts.points_to_evaluate is not None:
         from raynas.strategies.base import StrategyError, validate_configs

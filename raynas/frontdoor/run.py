@@ -240,7 +240,11 @@ def _tuner(plan: SearchPlan, trainable: Any, restore: bool) -> Any:
 def fit(plan: SearchPlan, restore: bool) -> Any:
     """Start (or join) Ray, check the cluster, run the Tuner and collect the results."""
     from raynas._resume import check_state_files
+    from raynas.frontdoor.engines import run_oneshot
     from raynas.results import NASResults
+
+    if plan.oneshot is not None and "derived" not in plan.oneshot:
+        return run_oneshot(plan)  # the supernet stage first; it calls fit for the final one
 
     # A custom reporter needs Tune's classic output engine; experiment state (searcher and
     # scheduler included) is snapshotted every few seconds so a killed driver loses little.

@@ -1,0 +1,96 @@
+"""The engine's other paths through the front door: one-shot strategies by name (supernet
+search, then the derived architectures trained as candidates)."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import pytest
+
+import raynas
+from raynas.frontdoor import ConfigError, SearchOptions
+from raynas.frontdoor.plan import make_plan
+
+TINY_NB201 = {"channels": 4, "cells_per_stage": 1}
+
+
+def test_a_space_without_a_supernet_is_refused_before_ray(tmp_path) -> None:
+    with pytest.raises(
+        ConfigError,
+        match=r"`strategy` = 'darts' searches a supernet of the space, and only 'nb201' "
+        r"\(NB201CellSpace\) have one; the space is a MLPSpace",
+    ):
+        make_plan(SearchOptions("mlp", "digits", strategy="darts", storage_path=str(tmp_path)))
+    with pytest.raises(ConfigError, match=r"'nb201' \(NB201CellSpace\) and 'mobile'"):
+        make_plan(SearchOptions("mlp", "digits", strategy="spos", storage_path=str(tmp_path)))
+
+
+def test_one_shot_arguments_are_checked_before_ray(tmp_path) -> None:
+    base = dict(space_kwargs=TINY_NB201, storage_path=str(tmp_path))
+    with pytest.raises(ConfigError, match=r"`strategy_kwargs` of 'gdas': .*tau_min"):
+        make_plan(SearchOptions("nb201", strategy="gdas", strategy_kwargs={"tau_min": -1}, **base))
+    with pytest.raises(ConfigError, match=r"`strategy_kwargs.samples` .* is for 'spos'"):
+        make_plan(SearchOptions("nb201", strategy="darts", strategy_kwargs={"samples": 9}, **base))
+    with pytest.raises(ConfigError, match=r"`strategy_kwargs.epochs` must be an int >= 1"):
+        make_plan(SearchOptions("nb201", strategy="spos", strategy_kwargs={"epochs": 0}, **base))
+    with pytest.raises(ConfigError, match=r"cannot be combined with `scheduler` = 'pbt'"):
+        make_plan(SearchOptions("nb201", strategy="darts", scheduler="pbt", **base))
+    with pytest.raises(ConfigError, match=r"did you mean 'darts'"):
+        SearchOptions("nb201", strategy="dart")
+
+
+def test_a_one_shot_strategy_from_the_yaml(tmp_path) -> None:
+    opts = SearchOptions.from_mapping(
+        {
+            "space": {"type": "nb201", **TINY_NB201},
+            "strategy": {"name": "gdas", "epochs": 2, "tau_max": 5.0},
+            "budget": 3,
+            "storage_path": str(tmp_path),
+        }
+    )
+    plan = make_plan(opts)
+    assert plan.oneshot == {
+        "method": "gdas",
+        "epochs": 2,
+        "batch_size": 64,
+        "samples": None,
+        "settings": {"tau_max": 5.0},
+    }
+
+
+@pytest.mark.ray
+@pytest.mark.parametrize(
+    ("method", "budget", "settings"),
+    [("darts", 1, {"eigen_every": 0}), ("spos", 2, {"samples": 4, "val_paths": 1})],
+)
+def test_a_one_shot_search_returns_its_derived_architectures_trained(
+    ray_session, tmp_path, method, budget, settings
+) -> None:
+    results = raynas.search(
+        "nb201",
+        "digits",
+        strategy=method,
+        strategy_kwargs={"epochs": 1, "batch_size": 128, **settings},
+        space_kwargs=TINY_NB201,
+        budget=budget,
+        max_epochs=1,
+        storage_path=str(tmp_path),
+        name=method,
+        verbose=0,
+    )
+    assert len(results) == budget  # the seeds' cells / the best paths, each trained once
+    record = json.loads((tmp_path / method / "oneshot.json").read_text())
+    assert len(record) == len(results)
+    assert os.path.isdir(tmp_path / method / "supernet")
+    for c in results.candidates:
+        assert c.feasible, c.reason
+        assert c.extra["oneshot"]["method"] == method
+        assert 0.0 <= c.extra["oneshot"]["supernet_val_acc"] <= 1.0
+        assert c.config in [r["config"] for r in record]
+    best = results.best()
+    model = results.load_model(best)  # trained from scratch in the final stage
+    assert sum(p.numel() for p in model.parameters()) == best.metrics["params"]
+    if method == "darts":
+        assert best.extra["oneshot"]["arch_str"] == results.space.to_arch_str(best.config)
+    assert results.export(str(tmp_path / "export"), top=1)
