@@ -30,6 +30,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ParamSpec, TypeVar
 
+from raynas.frontdoor.engine_options import check_data_parallel
 from raynas.frontdoor.names import ConfigError, parse_domain
 from raynas.objectives import Objective, ObjectiveError, as_objectives
 
@@ -107,6 +108,12 @@ class SearchOptions:
         None,
         "what one trial needs: {'cpu': 1, 'gpu': 0.5} and custom Ray resources "
         "({'accelerator_type:A100': 0.01}); refused before the first trial if no node has it",
+    )
+    data_parallel: Any = _opt(
+        None,
+        "train each candidate data-parallel (DDP with Ray Train) on several workers: their "
+        "number, or {num_workers: 2, cpus_per_worker, use_gpu, driver_cpus, worker_retries}; "
+        "each worker gets `resources_per_trial` (its CPUs; one whole GPU where it asks for one)",
     )
     max_concurrent: int | None = _opt(
         None, "trials at a time (default: the cluster's CPUs / CPUs per trial)"
@@ -300,6 +307,7 @@ def _check(opts: SearchOptions) -> None:
     _check_training(opts, labels)
     _check_numbers(opts, labels)
     _check_resources(opts)
+    opts.data_parallel = check_data_parallel(opts.data_parallel, opts.resources_per_trial)
     _check_paths(opts)
     _check_lists(opts)
 

@@ -81,7 +81,10 @@ class SearchPlan:
     reuse_actors: bool = True
     callbacks: list[Any] = field(default_factory=list)
     run_config: dict[str, Any] = field(default_factory=dict)
-    oneshot: dict[str, Any] | None = None  # a one-shot strategy's stage (frontdoor.engines)
+    oneshot: dict[str, Any] | None = None
+    data_parallel: dict[str, Any] | None = (
+        None  # DataParallelTrainable's arguments  # a one-shot strategy's stage (frontdoor.engines)
+    )
 
     @property
     def experiment_path(self) -> str:
@@ -393,6 +396,7 @@ def make_plan(opts: SearchOptions) -> SearchPlan:
         trainable_kwargs=check_trainable_kwargs(opts.trainable_kwargs),
         reuse_actors=opts.reuse_actors,
         run_config=checks.check_run_config(opts.run_config),
+        data_parallel=opts.data_parallel,
     )
     plan.hardware = [_shaped(t, plan.input_shape, i) for i, t in enumerate(plan.hardware)]
     checks.check_providers(plan.hardware)

@@ -110,25 +110,24 @@ def shipped_data(plan: SearchPlan) -> tuple[Any, dict[str, Any]]:
 
 
 def make_trainable(plan: SearchPlan) -> Any:
-    from raynas.evaluation import NASTrainable
+    from raynas.evaluation import DataParallelTrainable, NASTrainable
 
     kwargs = dict(plan.trainable_kwargs)
     hooks = [_MeasureFirst(hw) for hw in hardware_objectives(plan)]
     hooks += kwargs.pop("objectives", ())  # the user's own, after the hardware's
     data, data_kwargs = shipped_data(plan)
-    return NASTrainable(
-        plan.space,
-        data,
+    kwargs.update(
         data_kwargs=data_kwargs,
         objectives=hooks,
-        cpus=plan.cpus,
-        gpus=plan.gpus,
-        resources=plan.resources,
         max_epochs=plan.max_epochs,
         train_fraction=plan.train_fraction,
         time_budget_s=plan.time_budget_s,
         seed=plan.seed,
-        **kwargs,
+    )
+    if plan.data_parallel:  # the workers' resources are in `data_parallel`
+        return DataParallelTrainable(plan.space, data, **plan.data_parallel, **kwargs)
+    return NASTrainable(
+        plan.space, data, cpus=plan.cpus, gpus=plan.gpus, resources=plan.resources, **kwargs
     )
 
 
@@ -162,7 +161,19 @@ def max_concurrent(plan: SearchPlan) -> int:
     import ray
 
     total = float(ray.cluster_resources().get("CPU", 1)) if ray.is_initialized() else 1.0
-    return max(1, int(total // plan.cpus)) if plan.cpus else 1
+    per_trial = plan.cpus
+    if plan.data_parallel:  # the trial's driver and its workers
+        dp = plan.data_parallel
+        per_trial = dp["driver_cpus"] + dp["num_workers"] * dp["cpus_per_worker"]
+    return max(1, int(total // per_trial)) if per_trial else 1
+
+
+def worker_bundle(plan: SearchPlan) -> dict[str, float]:
+    """What one trial (one worker of a data-parallel trial) asks of a node."""
+    dp = plan.data_parallel
+    if dp:
+        return trial_bundle(dp["cpus_per_worker"], float(dp["use_gpu"]), {})
+    return trial_bundle(plan.cpus, plan.gpus, plan.resources)
 
 
 def write_plan(plan: SearchPlan) -> None:
@@ -260,7 +271,7 @@ def fit(plan: SearchPlan, restore: bool) -> Any:
         if mended:  # said whatever the verbosity: the search goes on from mended state
             logging.getLogger(__name__).warning("raynas: %s.", mended)
     ensure_ray(plan.verbose, plan.hardware)
-    check_cluster(trial_bundle(plan.cpus, plan.gpus, plan.resources), plan.hardware)
+    check_cluster(worker_bundle(plan), plan.hardware)
     try:
         if not restore:
             write_plan(plan)

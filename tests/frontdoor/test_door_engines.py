@@ -94,3 +94,50 @@ def test_a_one_shot_search_returns_its_derived_architectures_trained(
     if method == "darts":
         assert best.extra["oneshot"]["arch_str"] == results.space.to_arch_str(best.config)
     assert results.export(str(tmp_path / "export"), top=1)
+
+
+def test_data_parallel_settings_are_checked_before_ray() -> None:
+    opts = SearchOptions("mlp", data_parallel=3, resources_per_trial={"cpu": 0.5})
+    assert opts.data_parallel == {
+        "num_workers": 3,
+        "cpus_per_worker": 0.5,
+        "use_gpu": False,
+        "driver_cpus": 0.1,
+        "worker_retries": 0,
+    }
+    assert SearchOptions("mlp", data_parallel=2, resources_per_trial={"gpu": 1}).data_parallel[
+        "use_gpu"
+    ]
+    with pytest.raises(
+        ConfigError,
+        match=r"`data_parallel.num_worker` is not a known key "
+        r"\(did you mean `data_parallel.num_workers`\?\)",
+    ):
+        SearchOptions("mlp", data_parallel={"num_worker": 2})
+    with pytest.raises(ConfigError, match=r"`data_parallel.num_workers` must be an int >= 1"):
+        SearchOptions("mlp", data_parallel={"num_workers": 0})
+    with pytest.raises(ConfigError, match=r"one whole GPU, but `resources_per_trial.gpu` is 0.5"):
+        SearchOptions("mlp", data_parallel=2, resources_per_trial={"gpu": 0.5})
+    with pytest.raises(ConfigError, match=r"workers take CPUs and GPUs only.*\['hw:jetson'\]"):
+        SearchOptions("mlp", data_parallel=2, resources_per_trial={"hw:jetson": 1})
+
+
+@pytest.mark.ray
+@pytest.mark.slow  # Ray Train's worker group starts in about a minute on 2 shared cores
+def test_a_candidate_trains_data_parallel_on_two_cpu_workers(ray_session, tmp_path) -> None:
+    results = raynas.search(
+        "mlp",
+        "digits",
+        data_parallel={"num_workers": 2, "cpus_per_worker": 0.5},
+        budget=1,
+        max_epochs=2,
+        storage_path=str(tmp_path),
+        verbose=0,
+    )
+    (c,) = results.candidates
+    assert c.feasible, c.reason
+    assert c.metrics["epoch"] == 2 and 0.0 <= c.metrics["val_acc"] <= 1.0
+    ranks = os.listdir(os.path.join(c.trial_path, "ray_train"))  # the trial's Ray Train run
+    assert ranks and ranks[0].startswith("raynas-dp-")
+    model = results.load_model(c)
+    assert sum(p.numel() for p in model.parameters()) == c.metrics["params"]
