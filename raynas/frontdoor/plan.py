@@ -19,6 +19,7 @@ from typing import Any
 
 from raynas.frontdoor.names import SPACES, ConfigError, load_object
 from raynas.frontdoor.options import SearchOptions
+from raynas.frontdoor.quantized import check_quantized_objectives
 from raynas.objectives import Objective
 
 #: Metrics produced by a hardware target (need ``hardware=``).
@@ -400,6 +401,7 @@ def make_plan(opts: SearchOptions) -> SearchPlan:
     )
     plan.hardware = [_shaped(t, plan.input_shape, i) for i, t in enumerate(plan.hardware)]
     checks.check_providers(plan.hardware)
+    check_quantized_objectives(plan.hardware, plan.objectives)
     check_objective_metrics(plan, dm)
     check_builds(plan)
     if engines.is_oneshot(plan.strategy):

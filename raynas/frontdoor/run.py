@@ -16,6 +16,7 @@ from typing import Any
 
 from raynas.frontdoor.checks import check_cluster, explain_write_error, trial_bundle
 from raynas.frontdoor.plan import HARDWARE_METRICS, SearchPlan, say
+from raynas.frontdoor.quantized import FromData, QuantizedMeasure
 from raynas.frontdoor.warm import tell_warm_start, with_warm_start
 
 #: The plan of a search, in its experiment folder (what ``raynas.resume`` reads).
@@ -84,6 +85,8 @@ def hardware_objectives(plan: SearchPlan) -> list[Any]:
         prefix = "" if i == 0 else f"{target.name}_"
         wanted = {o.name[len(prefix) :] for o in plan.objectives if o.name.startswith(prefix)}
         metrics = ["latency_p50_ms", "latency_p90_ms", "energy_j"]
+        if target.quantization is not None:
+            metrics.append("quantized_acc")
         metrics += sorted((wanted & set(HARDWARE_METRICS)) - set(metrics))
         out.append(
             HardwareObjective(
@@ -92,6 +95,8 @@ def hardware_objectives(plan: SearchPlan) -> list[Any]:
                 cache=os.path.join(plan.experiment_path, "measurements"),
                 space=plan.space,
                 prefix=prefix,
+                # static int8: calibrated on the search's data, read in the worker
+                calibration=FromData() if target.quantization == "static" else None,
             )
         )
     return out
@@ -113,9 +118,12 @@ def make_trainable(plan: SearchPlan) -> Any:
     from raynas.evaluation import DataParallelTrainable, NASTrainable
 
     kwargs = dict(plan.trainable_kwargs)
-    hooks = [_MeasureFirst(hw) for hw in hardware_objectives(plan)]
-    hooks += kwargs.pop("objectives", ())  # the user's own, after the hardware's
     data, data_kwargs = shipped_data(plan)
+    hooks: list[Any] = [  # an int8 model's accuracy needs the trained weights: measured last
+        QuantizedMeasure(hw, data, data_kwargs) if hw.target.quantization else _MeasureFirst(hw)
+        for hw in hardware_objectives(plan)
+    ]
+    hooks += kwargs.pop("objectives", ())  # the user's own, after the hardware's
     kwargs.update(
         data_kwargs=data_kwargs,
         objectives=hooks,
@@ -266,6 +274,8 @@ def fit(plan: SearchPlan, restore: bool) -> Any:
     os.environ.setdefault("TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S", "0")
     # results are read back from each trial's result.json (report, export, resume)
     os.environ["TUNE_DISABLE_AUTO_CALLBACK_LOGGERS"] = "0"
+    if any(t.quantization for t in plan.hardware):  # an int8 model is scored after training:
+        os.environ["TUNE_DISABLE_STRICT_METRIC_CHECKING"] = "1"  # not in the early epochs' reports
     if restore:  # before Ray starts: a Tune state file cut short by a killed driver fails here
         mended = check_state_files(plan.experiment_path)
         if mended:  # said whatever the verbosity: the search goes on from mended state

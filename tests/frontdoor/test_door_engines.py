@@ -141,3 +141,51 @@ def test_a_candidate_trains_data_parallel_on_two_cpu_workers(ray_session, tmp_pa
     assert ranks and ranks[0].startswith("raynas-dp-")
     model = results.load_model(c)
     assert sum(p.numel() for p in model.parameters()) == c.metrics["params"]
+
+
+FAST = dict(min_runs=10, min_seconds=0.05, warmup_runs=2, energy="off")
+
+
+def test_quantized_acc_of_a_float_target_is_refused_before_ray(tmp_path) -> None:
+    from raynas.hardware import HardwareTarget
+
+    with pytest.raises(
+        ConfigError,
+        match=r"`quantized_acc` is the accuracy after int8 quantization, but hardware "
+        r"target `cpu` does not quantize",
+    ):
+        make_plan(
+            SearchOptions(
+                "mlp",
+                objectives=["quantized_acc:max"],
+                hardware=[HardwareTarget(name="cpu", **FAST)],
+                storage_path=str(tmp_path),
+            )
+        )
+
+
+@pytest.mark.ray
+@pytest.mark.parametrize("mode", ["static", "dynamic"])
+def test_an_int8_target_reports_quantized_accuracy_as_an_objective(
+    ray_session, tmp_path, mode
+) -> None:
+    from raynas.hardware import HardwareTarget
+
+    results = raynas.search(
+        "mlp",
+        "digits",
+        objectives=["quantized_acc:max", "latency_p50_ms:min"],
+        constraints=["quantized_acc >= 0.05"],
+        hardware=[HardwareTarget(name="cpu", quantization=mode, **FAST)],
+        budget=1,
+        max_epochs=2,
+        storage_path=str(tmp_path),
+        verbose=0,
+    )
+    (c,) = results.candidates
+    assert c.feasible, c.reason
+    # scored on the validation split: the int8 model agrees closely with the float one
+    assert 0.0 <= c.metrics["quantized_acc"] <= 1.0
+    assert abs(c.metrics["quantized_acc"] - c.metrics["val_acc"]) < 0.1
+    assert c.metrics["latency_p50_ms"] > 0
+    assert results.best().trial_id == c.trial_id  # quantized_acc ranks the candidates
