@@ -15,6 +15,16 @@ from raynas.frontdoor.plan import make_plan
 TINY_NB201 = {"channels": 4, "cells_per_stage": 1}
 
 
+def one_mlp_candidate(tmp_path, **options):
+    """A search of one MLP candidate trained for 2 epochs on digits: the results and it."""
+    results = raynas.search(
+        "mlp", "digits", budget=1, max_epochs=2, storage_path=str(tmp_path), verbose=0, **options
+    )
+    (c,) = results.candidates
+    assert c.feasible, c.reason
+    return results, c
+
+
 def test_a_space_without_a_supernet_is_refused_before_ray(tmp_path) -> None:
     with pytest.raises(
         ConfigError,
@@ -125,17 +135,9 @@ def test_data_parallel_settings_are_checked_before_ray() -> None:
 @pytest.mark.ray
 @pytest.mark.slow  # Ray Train's worker group starts in about a minute on 2 shared cores
 def test_a_candidate_trains_data_parallel_on_two_cpu_workers(ray_session, tmp_path) -> None:
-    results = raynas.search(
-        "mlp",
-        "digits",
-        data_parallel={"num_workers": 2, "cpus_per_worker": 0.5},
-        budget=1,
-        max_epochs=2,
-        storage_path=str(tmp_path),
-        verbose=0,
+    results, c = one_mlp_candidate(
+        tmp_path, data_parallel={"num_workers": 2, "cpus_per_worker": 0.5}
     )
-    (c,) = results.candidates
-    assert c.feasible, c.reason
     assert c.metrics["epoch"] == 2 and 0.0 <= c.metrics["val_acc"] <= 1.0
     ranks = os.listdir(os.path.join(c.trial_path, "ray_train"))  # the trial's Ray Train run
     assert ranks and ranks[0].startswith("raynas-dp-")
@@ -171,19 +173,12 @@ def test_an_int8_target_reports_quantized_accuracy_as_an_objective(
 ) -> None:
     from raynas.hardware import HardwareTarget
 
-    results = raynas.search(
-        "mlp",
-        "digits",
+    results, c = one_mlp_candidate(
+        tmp_path,
         objectives=["quantized_acc:max", "latency_p50_ms:min"],
         constraints=["quantized_acc >= 0.05"],
         hardware=[HardwareTarget(name="cpu", quantization=mode, **FAST)],
-        budget=1,
-        max_epochs=2,
-        storage_path=str(tmp_path),
-        verbose=0,
     )
-    (c,) = results.candidates
-    assert c.feasible, c.reason
     # scored on the validation split: the int8 model agrees closely with the float one
     assert 0.0 <= c.metrics["quantized_acc"] <= 1.0
     assert abs(c.metrics["quantized_acc"] - c.metrics["val_acc"]) < 0.1
