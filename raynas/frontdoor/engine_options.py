@@ -7,11 +7,13 @@ from __future__ import annotations
 
 import difflib
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from raynas.frontdoor.names import ConfigError
 
+#: Keys of ``latency_screening`` (see :mod:`raynas.frontdoor.screening`).
+SCREENING_KEYS = ("metric", "min_measurements", "estimator", "z", "max_skips")
 #: Keys of ``data_parallel`` (the :class:`~raynas.evaluation.DataParallelTrainable` arguments).
 DATA_PARALLEL_KEYS = ("num_workers", "cpus_per_worker", "use_gpu", "driver_cpus", "worker_retries")
 
@@ -89,4 +91,53 @@ def check_data_parallel(dp: Any, resources: Mapping[str, float]) -> dict[str, An
         )
     out["cpus_per_worker"] = float(out["cpus_per_worker"])
     out["driver_cpus"] = float(out["driver_cpus"])
+    return out
+
+
+def check_screening(raw: Any, objectives: Sequence[Any]) -> dict[str, Any] | None:
+    """``latency_screening`` (``True`` or a mapping of :data:`SCREENING_KEYS`) with the bound
+    taken from the constrained latency objective it names (default: the first one)."""
+    if raw is None or raw is False:
+        return None
+    if raw is True:
+        raw = {}
+    if not isinstance(raw, Mapping):
+        raise ConfigError(
+            f"`latency_screening` must be true or a mapping with keys among "
+            f"{list(SCREENING_KEYS)}, but got {raw!r}."
+        )
+    refuse_keys(raw, "latency_screening", SCREENING_KEYS)
+    bounded = [o for o in objectives if "latency_" in o.name and o.constraint is not None]
+    names = [o.name for o in bounded]
+    metric = raw.get("metric", names[0] if names else None)
+    if metric not in names:
+        raise ConfigError(
+            f"`latency_screening` screens against a latency bound, but "
+            f"`latency_screening.metric` = {metric!r} is not a bounded latency objective; the "
+            f"bounded ones are {names} (add one with constraints=['latency_p50_ms <= 5'])."
+        )
+    (objective,) = [o for o in bounded if o.name == metric]
+    out = {
+        "metric": metric,
+        "op": objective.constraint[0],
+        "bound": float(objective.constraint[1]),
+        "min_measurements": raw.get("min_measurements", 8),
+        "estimator": raw.get("estimator", "gp"),
+        "z": raw.get("z", 1.0),
+        "max_skips": raw.get("max_skips", 20),
+    }
+    for key, low in (("min_measurements", 2), ("max_skips", 1)):
+        v = out[key]
+        if isinstance(v, bool) or not isinstance(v, int) or v < low:
+            raise ConfigError(f"`latency_screening.{key}` must be an int >= {low}, but got {v!r}.")
+    z = out["z"]
+    if isinstance(z, bool) or not isinstance(z, (int, float)) or not math.isfinite(z) or z < 0:
+        raise ConfigError(f"`latency_screening.z` must be a number >= 0, but got {z!r}.")
+    from hardware._predictor import ESTIMATORS
+
+    if out["estimator"] not in ESTIMATORS:
+        raise ConfigError(
+            f"`latency_screening.estimator` must be one of {list(ESTIMATORS)}, but got "
+            f"{out['estimator']!r}."
+        )
     return out

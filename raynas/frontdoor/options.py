@@ -30,7 +30,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ParamSpec, TypeVar
 
-from raynas.frontdoor.engine_options import check_data_parallel
+from raynas.frontdoor.engine_options import check_data_parallel, check_screening
 from raynas.frontdoor.names import ConfigError, parse_domain
 from raynas.objectives import Objective, ObjectiveError, as_objectives
 
@@ -114,6 +114,13 @@ class SearchOptions:
         "train each candidate data-parallel (DDP with Ray Train) on several workers: their "
         "number, or {num_workers: 2, cpus_per_worker, use_gpu, driver_cpus, worker_retries}; "
         "each worker gets `resources_per_trial` (its CPUs; one whole GPU where it asks for one)",
+    )
+    latency_screening: Any = _opt(
+        None,
+        "screen proposed candidates against a latency bound before training: true, or "
+        "{metric, min_measurements: 8, estimator: 'gp', z: 1.0, max_skips: 20}; a latency "
+        "predictor fit on the measured candidates skips those predicted over the bound (told "
+        "to the strategy as infeasible, not trained; listed in screened.json)",
     )
     max_concurrent: int | None = _opt(
         None, "trials at a time (default: the cluster's CPUs / CPUs per trial)"
@@ -304,6 +311,7 @@ def _check(opts: SearchOptions) -> None:
     _merge_kwargs(opts, "scheduler", labels)
     _check_names(opts, labels)
     _check_objectives(opts)
+    opts.latency_screening = check_screening(opts.latency_screening, opts.objectives)
     _check_training(opts, labels)
     _check_numbers(opts, labels)
     _check_resources(opts)

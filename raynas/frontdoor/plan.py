@@ -82,10 +82,9 @@ class SearchPlan:
     reuse_actors: bool = True
     callbacks: list[Any] = field(default_factory=list)
     run_config: dict[str, Any] = field(default_factory=dict)
-    oneshot: dict[str, Any] | None = None
-    data_parallel: dict[str, Any] | None = (
-        None  # DataParallelTrainable's arguments  # a one-shot strategy's stage (frontdoor.engines)
-    )
+    oneshot: dict[str, Any] | None = None  # a one-shot strategy's stage (frontdoor.engines)
+    data_parallel: dict[str, Any] | None = None  # DataParallelTrainable's arguments
+    latency_screening: dict[str, Any] | None = None  # frontdoor.screening's settings
 
     @property
     def experiment_path(self) -> str:
@@ -358,6 +357,11 @@ def make_plan(opts: SearchOptions) -> SearchPlan:
 
     population = opts.scheduler in ("pbt", "architecture_pbt")
     engines.refuse_with_oneshot(opts)
+    if opts.latency_screening is not None and (population or engines.is_oneshot(opts.strategy)):
+        raise ConfigError(
+            f"`latency_screening` screens the candidates a search strategy proposes; "
+            f"`strategy` = {opts.strategy!r} with `scheduler` = {opts.scheduler!r} proposes none."
+        )
     if population and opts.strategy != "random":
         raise ConfigError(
             f"`scheduler` = {opts.scheduler!r} evolves a population that Tune samples at random; "
@@ -398,6 +402,7 @@ def make_plan(opts: SearchOptions) -> SearchPlan:
         reuse_actors=opts.reuse_actors,
         run_config=checks.check_run_config(opts.run_config),
         data_parallel=opts.data_parallel,
+        latency_screening=opts.latency_screening,
     )
     plan.hardware = [_shaped(t, plan.input_shape, i) for i, t in enumerate(plan.hardware)]
     checks.check_providers(plan.hardware)

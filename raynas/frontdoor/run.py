@@ -159,7 +159,18 @@ def make_search_alg(plan: SearchPlan, scheduler: Any = None) -> Any:
     if plan.points_to_evaluate:
         strategy.enqueue(plan.points_to_evaluate, field="points_to_evaluate")
     # an early-stopping scheduler's budget: stopped trials are told with the fidelity they reached
-    searcher = Searcher(strategy, objectives=plan.objectives, budget=scheduler)
+    if plan.latency_screening:  # candidates predicted over a latency bound are not trained
+        from raynas.frontdoor.screening import ScreeningSearcher
+
+        searcher: Searcher = ScreeningSearcher(
+            strategy,
+            objectives=plan.objectives,
+            budget=scheduler,
+            screening=plan.latency_screening,
+            path=plan.experiment_path,
+        )
+    else:
+        searcher = Searcher(strategy, objectives=plan.objectives, budget=scheduler)
     return ConcurrencyLimiter(searcher, max_concurrent=max_concurrent(plan))
 
 

@@ -184,3 +184,49 @@ def test_an_int8_target_reports_quantized_accuracy_as_an_objective(
     assert abs(c.metrics["quantized_acc"] - c.metrics["val_acc"]) < 0.1
     assert c.metrics["latency_p50_ms"] > 0
     assert results.best().trial_id == c.trial_id  # quantized_acc ranks the candidates
+
+
+def test_latency_screening_needs_a_latency_bound() -> None:
+    with pytest.raises(
+        ConfigError,
+        match=r"`latency_screening.metric` = None is not a bounded latency objective; the "
+        r"bounded ones are \[\]",
+    ):
+        SearchOptions("mlp", objectives=["val_acc", "latency_p50_ms:min"], latency_screening=True)
+    with pytest.raises(ConfigError, match=r"did you mean `latency_screening.min_measurements`"):
+        SearchOptions(
+            "mlp", constraints=["latency_p50_ms <= 5"], latency_screening={"min_measurement": 3}
+        )
+    opts = SearchOptions.from_mapping(
+        {"space": "mlp", "constraints": ["latency_p50_ms <= 5"], "latency_screening": True}
+    )
+    assert opts.latency_screening["bound"] == 5.0 and opts.latency_screening["op"] == "<="
+
+
+@pytest.mark.ray
+def test_candidates_predicted_over_the_latency_bound_are_not_trained(ray_session, tmp_path):
+    from raynas.hardware import HardwareTarget
+
+    results = raynas.search(
+        "mlp",
+        "digits",
+        objectives=["val_acc:max", "latency_p50_ms:min"],
+        constraints=["latency_p50_ms <= 0.000001"],  # no network is this fast
+        hardware=[HardwareTarget(name="cpu", **FAST)],
+        latency_screening={"min_measurements": 3, "max_skips": 2, "estimator": "ridge"},
+        budget=4,
+        max_epochs=1,
+        max_concurrent=1,
+        storage_path=str(tmp_path),
+        name="screen",
+        verbose=0,
+    )
+    assert len(results) == 4  # screened candidates start no trial and do not count in budget
+    measured = [c.metrics["latency_p50_ms"] for c in results.candidates]
+    screened = json.loads((tmp_path / "screen" / "screened.json").read_text())
+    assert len(screened) == 2  # the 4th trial's first two proposals, after 3 measurements
+    trained = {json.dumps(c.config, sort_keys=True) for c in results.candidates}
+    for s in screened:
+        assert s["predicted"] > 0.000001
+        assert min(measured) / 10 < s["predicted"] < max(measured) * 10
+        assert json.dumps(s["config"], sort_keys=True) not in trained
