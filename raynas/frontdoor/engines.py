@@ -325,3 +325,43 @@ def run_oneshot(plan: SearchPlan) -> Any:
         if info is not None:
             c.extra["oneshot"] = dict(info)
     return results
+
+
+def first_population(plan: SearchPlan) -> dict[str, Any]:
+    """The ``param_space`` of a population-based scheduler's search (PBT, ArchitecturePBT):
+    ``budget`` proposals of the search's strategy (after its warm start and points to
+    evaluate) as the first population, which the scheduler evolves from there.
+
+    PBT refuses search algorithms, so the population is a grid over the members' training
+    seeds (``seed``, ``seed + 1``, ...; run with ``num_samples=1``), each member's decisions
+    read from its proposal.
+    """
+    from ray import tune
+
+    from raynas.frontdoor.run import make_strategy
+    from raynas.strategies.base import SearchExhausted
+
+    strategy = make_strategy(plan)
+    population: list[dict[str, Any]] = []
+    for _ in range(plan.budget):
+        try:
+            population.append(strategy.ask())
+        except SearchExhausted:  # a space smaller than the budget
+            break
+    name = plan.strategy if isinstance(plan.strategy, str) else type(plan.strategy).__name__
+    say(plan, f"the first population: {len(population)} candidates proposed by {name!r}")
+    base = plan.seed
+    space: dict[str, Any] = {"seed": tune.grid_search([base + i for i in range(len(population))])}
+    for key in population[0] if population else ():
+        space[key] = tune.sample_from(_Member(population, base, key))
+    return space
+
+
+class _Member:
+    """``tune.sample_from``: a population member's value of ``key``, by the member's seed."""
+
+    def __init__(self, population: list[dict[str, Any]], base: int, key: str) -> None:
+        self.population, self.base, self.key = population, base, key
+
+    def __call__(self, spec: Any) -> Any:
+        return self.population[int(spec.config.seed) - self.base][self.key]

@@ -359,13 +359,9 @@ def make_plan(opts: SearchOptions) -> SearchPlan:
     engines.refuse_with_oneshot(opts)
     if opts.latency_screening is not None and (population or engines.is_oneshot(opts.strategy)):
         raise ConfigError(
-            f"`latency_screening` screens the candidates a search strategy proposes; "
-            f"`strategy` = {opts.strategy!r} with `scheduler` = {opts.scheduler!r} proposes none."
-        )
-    if population and opts.strategy != "random":
-        raise ConfigError(
-            f"`scheduler` = {opts.scheduler!r} evolves a population that Tune samples at random; "
-            f"it cannot be combined with `strategy` = {opts.strategy!r}. Use strategy='random'."
+            f"`latency_screening` screens the candidates a strategy proposes one by one, as "
+            f"measurements come in; `strategy` = {opts.strategy!r} with `scheduler` = "
+            f"{opts.scheduler!r} proposes them all at once."
         )
     data, dm = _datamodule(opts)
     if dm is not None:
@@ -415,11 +411,6 @@ def make_plan(opts: SearchOptions) -> SearchPlan:
     if opts.points_to_evaluate is not None:
         from raynas.strategies.base import StrategyError, validate_configs
 
-        if population:
-            raise ConfigError(
-                f"`points_to_evaluate` go to the search strategy; `scheduler` = "
-                f"{opts.scheduler!r} samples its population itself and takes none."
-            )
         try:
             plan.points_to_evaluate = validate_configs(
                 space, opts.points_to_evaluate, "points_to_evaluate"
@@ -427,11 +418,6 @@ def make_plan(opts: SearchOptions) -> SearchPlan:
         except StrategyError as e:
             raise ConfigError(str(e)) from e
     if opts.warm_start is not None:
-        if population:
-            raise ConfigError(
-                f"`warm_start` results go to the search strategy; `scheduler` = "
-                f"{opts.scheduler!r} samples its population itself and takes none."
-            )
         warm.check_no_quantized_targets(plan.hardware)
         plan.warm_start, plan.warm_start_path = warm.read_prior(
             opts.warm_start, space, plan.objectives, plan.max_epochs

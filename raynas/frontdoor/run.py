@@ -139,11 +139,9 @@ def make_trainable(plan: SearchPlan) -> Any:
     )
 
 
-def make_search_alg(plan: SearchPlan, scheduler: Any = None) -> Any:
-    from ray.tune.search import ConcurrencyLimiter
-
+def make_strategy(plan: SearchPlan) -> Any:
+    """The search's strategy, told the warm start's results, its queue the points to evaluate."""
     from raynas.strategies import get_strategy
-    from raynas.tune import Searcher
 
     strategy = plan.strategy
     if isinstance(strategy, (str, type)):
@@ -158,6 +156,15 @@ def make_search_alg(plan: SearchPlan, scheduler: Any = None) -> Any:
         tell_warm_start(plan, strategy, hardware_objectives(plan))
     if plan.points_to_evaluate:
         strategy.enqueue(plan.points_to_evaluate, field="points_to_evaluate")
+    return strategy
+
+
+def make_search_alg(plan: SearchPlan, scheduler: Any = None) -> Any:
+    from ray.tune.search import ConcurrencyLimiter
+
+    from raynas.tune import Searcher
+
+    strategy = make_strategy(plan)
     # an early-stopping scheduler's budget: stopped trials are told with the fidelity they reached
     if plan.latency_screening:  # candidates predicted over a latency bound are not trained
         from raynas.frontdoor.screening import ScreeningSearcher
@@ -239,17 +246,19 @@ def _tuner(plan: SearchPlan, trainable: Any, restore: bool) -> Any:
     run_config = dict(plan.run_config)
     checkpoint_config = run_config.pop("checkpoint_config", tune.CheckpointConfig(num_to_keep=2))
     if isinstance(scheduler, PopulationBasedTraining):
-        # PBT evolves a population sampled by Tune itself (it refuses search algorithms).
-        search_alg, param_space = None, plan.space.to_tune()
+        # PBT refuses search algorithms: its first population is the strategy's proposals
+        from raynas.frontdoor.engines import first_population
+
+        search_alg, param_space, samples = None, first_population(plan), 1
     else:
-        search_alg, param_space = make_search_alg(plan, scheduler), None
+        search_alg, param_space, samples = make_search_alg(plan, scheduler), None, plan.budget
     return tune.Tuner(
         trainable,
         param_space=param_space,
         tune_config=tune.TuneConfig(
             search_alg=search_alg,
             scheduler=scheduler,
-            num_samples=plan.budget,
+            num_samples=samples,
             # a worker process trains one candidate after another: torch and Lightning are
             # imported, and the data loaded, once per worker instead of once per candidate
             reuse_actors=plan.reuse_actors,

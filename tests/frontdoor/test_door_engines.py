@@ -230,3 +230,32 @@ def test_candidates_predicted_over_the_latency_bound_are_not_trained(ray_session
         assert s["predicted"] > 0.000001
         assert min(measured) / 10 < s["predicted"] < max(measured) * 10
         assert json.dumps(s["config"], sort_keys=True) not in trained
+
+
+@pytest.mark.ray
+def test_pbt_evolves_a_first_population_proposed_by_the_strategy(ray_session, tmp_path):
+    from raynas.strategies import get_strategy
+
+    opts = dict(
+        strategy="evolution",
+        strategy_kwargs={"population_size": 4},
+        scheduler="pbt",
+        scheduler_kwargs={"perturbation_interval": 1},
+        budget=2,
+        max_epochs=2,
+        seed=3,
+    )
+    results = raynas.search("mlp", "digits", storage_path=str(tmp_path), verbose=0, **opts)
+    plan = make_plan(SearchOptions("mlp", "digits", storage_path=str(tmp_path), **opts))
+    strategy = get_strategy(
+        "evolution", space=plan.space, objectives=plan.objectives, seed=3, population_size=4
+    )
+    proposed = [plan.space.key(strategy.ask()) for _ in range(2)]
+    assert len(results) == 2
+    started = []
+    for c in results.candidates:  # each trial's first config (PBT may have changed it since)
+        with open(os.path.join(c.trial_path, "params.json")) as f:
+            params = json.load(f)
+        assert params["seed"] in (3, 4)  # the members' training seeds
+        started.append(plan.space.key({k: v for k, v in params.items() if k != "seed"}))
+    assert sorted(started) == sorted(proposed)
