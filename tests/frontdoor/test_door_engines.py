@@ -259,3 +259,36 @@ def test_pbt_evolves_a_first_population_proposed_by_the_strategy(ray_session, tm
         assert params["seed"] in (3, 4)  # the members' training seeds
         started.append(plan.space.key({k: v for k, v in params.items() if k != "seed"}))
     assert sorted(started) == sorted(proposed)
+
+
+def test_the_engine_options_from_a_yaml_file(tmp_path) -> None:
+    from raynas.config import load_config
+
+    path = tmp_path / "search.yaml"
+    path.write_text(
+        f"""
+space: mlp
+data: digits
+objectives: ["quantized_acc:max", "latency_p50_ms:min"]
+constraints: ["latency_p50_ms <= 5"]
+hardware: [{{name: cpu, quantization: dynamic}}]
+strategy: {{name: evolution, population_size: 4}}
+scheduler: pbt
+data_parallel: {{num_workers: 2, cpus_per_worker: 0.5}}
+storage_path: {tmp_path}
+"""
+    )
+    plan = make_plan(load_config(str(path)))
+    assert plan.data_parallel["num_workers"] == 2 and plan.data_parallel["cpus_per_worker"] == 0.5
+    assert plan.hardware[0].quantization == "dynamic"
+    assert plan.strategy == "evolution" and plan.scheduler == "pbt"
+    path.write_text(
+        f"""
+space: mlp
+constraints: ["latency_p50_ms <= 5"]
+latency_screening: {{min_measurements: 4, estimator: ridge}}
+storage_path: {tmp_path}
+"""
+    )
+    screening = make_plan(load_config(str(path))).latency_screening
+    assert screening["min_measurements"] == 4 and screening["bound"] == 5.0
