@@ -72,7 +72,10 @@ def test_a_one_shot_strategy_from_the_yaml(tmp_path) -> None:
 @pytest.mark.ray
 @pytest.mark.parametrize(
     ("method", "budget", "settings"),
-    [("darts", 1, {"eigen_every": 0}), ("spos", 2, {"samples": 4, "val_paths": 1})],
+    [
+        ("darts", 1, {"eigen_every": 0}),
+        pytest.param("spos", 2, {"samples": 4, "val_paths": 1}, marks=pytest.mark.slow),
+    ],
 )
 def test_a_one_shot_search_returns_its_derived_architectures_trained(
     ray_session, tmp_path, method, budget, settings
