@@ -151,6 +151,16 @@ class NASResults:
             if not metrics and result.error is None:
                 feasible, reason = False, "no result reported"
             ckpt = result.checkpoint.path if result.checkpoint is not None else None
+            if ckpt is None and "checkpoint_path" in metrics:  # a data-parallel trial's Train run
+                from raynas.evaluation._distributed import train_checkpoint_of
+
+                ckpt = train_checkpoint_of(metrics, str(result.path))
+            if (
+                ckpt is None and "checkpoint_path" in metrics
+            ):  # a data-parallel trial: its Train run
+                from raynas.evaluation._distributed import train_checkpoint_of
+
+                ckpt = train_checkpoint_of(metrics, str(result.path))
             trial_id = str(
                 metrics.get("trial_id")
                 or (result.metrics or {}).get("trial_id")

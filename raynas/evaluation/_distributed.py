@@ -224,3 +224,25 @@ def ray_ddp_plugins() -> dict[str, Any]:
         "strategy": RayTrainDDPStrategy(find_unused_parameters=False),
         "plugins": [RayTrainEnvironment()],
     }
+
+
+def train_checkpoint_of(metrics: Mapping[str, Any], trial_path: str | None) -> str | None:
+    """The checkpoint folder of a data-parallel trial, from its reported ``checkpoint_path``.
+
+    Ray Train's ``TuneReportCallback`` reports the checkpoint's path (not a Tune checkpoint),
+    as written on the driver's node under the trial's folder; the same folder under the trial's
+    storage path is returned where it exists (it outlives the Ray session), else the reported
+    one, else None.
+    """
+    import os
+
+    path = metrics.get("checkpoint_path")
+    if not isinstance(path, str) or not path:
+        return None
+    if trial_path:
+        name = os.path.basename(os.path.normpath(trial_path)) + os.sep
+        if name in path:
+            stored = os.path.join(trial_path, path.split(name, 1)[1])
+            if os.path.isdir(stored):
+                return stored
+    return path if os.path.isdir(path) else None

@@ -19,6 +19,7 @@ from typing import Any
 
 from raynas.frontdoor.names import SPACES, ConfigError, load_object
 from raynas.frontdoor.options import SearchOptions
+from raynas.frontdoor.quantized import check_quantized_objectives
 from raynas.hardware._measurement import METRIC_KEYS
 from raynas.objectives import Objective
 
@@ -74,6 +75,9 @@ class SearchPlan:
     reuse_actors: bool = True
     callbacks: list[Any] = field(default_factory=list)
     run_config: dict[str, Any] = field(default_factory=dict)
+    oneshot: dict[str, Any] | None = None  # a one-shot strategy's stage (frontdoor.engines)
+    data_parallel: dict[str, Any] | None = None  # DataParallelTrainable's arguments
+    latency_screening: dict[str, Any] | None = None  # frontdoor.screening's settings
 
     @property
     def experiment_path(self) -> str:
@@ -251,6 +255,7 @@ def check_builds(plan: SearchPlan) -> None:
     """Build the strategy and the scheduler once, so that their arguments are refused before
     anything is written (the search builds its own when it starts)."""
     from raynas._registry import RegistryError, make_scheduler
+    from raynas.frontdoor.engines import is_oneshot
     from raynas.strategies import get_strategy
     from raynas.strategies.base import StrategyError
 
@@ -258,7 +263,9 @@ def check_builds(plan: SearchPlan) -> None:
     if isinstance(strategy, str) and ":" in strategy:
         plan.strategy = strategy = load_object(strategy, "strategy")
     try:
-        if isinstance(strategy, str) or isinstance(strategy, type):
+        if is_oneshot(strategy):
+            pass  # built by frontdoor.engines.plan_oneshot
+        elif isinstance(strategy, str) or isinstance(strategy, type):
             get_strategy(
                 strategy,
                 space=plan.space,
@@ -343,13 +350,15 @@ def _datamodule(opts: SearchOptions) -> tuple[Any, Any]:
 
 def make_plan(opts: SearchOptions) -> SearchPlan:
     """Build and check everything :func:`raynas.search` needs from ``opts`` (nothing starts)."""
-    from raynas.frontdoor import checks, warm
+    from raynas.frontdoor import checks, engines, warm
 
     population = opts.scheduler in ("pbt", "architecture_pbt")
-    if population and opts.strategy != "random":
+    engines.refuse_with_oneshot(opts)
+    if opts.latency_screening is not None and (population or engines.is_oneshot(opts.strategy)):
         raise ConfigError(
-            f"`scheduler` = {opts.scheduler!r} evolves a population that Tune samples at random; "
-            f"it cannot be combined with `strategy` = {opts.strategy!r}. Use strategy='random'."
+            f"`latency_screening` screens the candidates a strategy proposes one by one, as "
+            f"measurements come in; `strategy` = {opts.strategy!r} with `scheduler` = "
+            f"{opts.scheduler!r} proposes them all at once."
         )
     data, dm = _datamodule(opts)
     if dm is not None:
@@ -385,21 +394,21 @@ def make_plan(opts: SearchOptions) -> SearchPlan:
         trainable_kwargs=check_trainable_kwargs(opts.trainable_kwargs),
         reuse_actors=opts.reuse_actors,
         run_config=checks.check_run_config(opts.run_config),
+        data_parallel=opts.data_parallel,
+        latency_screening=opts.latency_screening,
     )
     dtype = getattr(space, "input_dtype", "float32")  # "int64": token ids
     plan.hardware = [_shaped(t, plan.input_shape, i, dtype) for i, t in enumerate(plan.hardware)]
     checks.check_providers(plan.hardware)
+    check_quantized_objectives(plan.hardware, plan.objectives)
     check_objective_metrics(plan, dm)
     check_builds(plan)
+    if engines.is_oneshot(plan.strategy):
+        plan.oneshot = engines.plan_oneshot(plan, dm)
     plan.callbacks = checks.build_callbacks(opts.callbacks)
     if opts.points_to_evaluate is not None:
         from raynas.strategies.base import StrategyError, validate_configs
 
-        if population:
-            raise ConfigError(
-                f"`points_to_evaluate` go to the search strategy; `scheduler` = "
-                f"{opts.scheduler!r} samples its population itself and takes none."
-            )
         try:
             plan.points_to_evaluate = validate_configs(
                 space, opts.points_to_evaluate, "points_to_evaluate"
@@ -407,11 +416,6 @@ def make_plan(opts: SearchOptions) -> SearchPlan:
         except StrategyError as e:
             raise ConfigError(str(e)) from e
     if opts.warm_start is not None:
-        if population:
-            raise ConfigError(
-                f"`warm_start` results go to the search strategy; `scheduler` = "
-                f"{opts.scheduler!r} samples its population itself and takes none."
-            )
         warm.check_no_quantized_targets(plan.hardware)
         plan.warm_start, plan.warm_start_path = warm.read_prior(
             opts.warm_start, space, plan.objectives, plan.max_epochs

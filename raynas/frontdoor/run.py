@@ -16,6 +16,7 @@ from typing import Any
 
 from raynas.frontdoor.checks import check_cluster, explain_write_error, trial_bundle
 from raynas.frontdoor.plan import HARDWARE_METRICS, SearchPlan, say
+from raynas.frontdoor.quantized import FromData, QuantizedMeasure
 from raynas.frontdoor.warm import tell_warm_start, with_warm_start
 
 #: The plan of a search, in its experiment folder (what ``raynas.resume`` reads).
@@ -84,6 +85,8 @@ def hardware_objectives(plan: SearchPlan) -> list[Any]:
         prefix = "" if i == 0 else f"{target.name}_"
         wanted = {o.name[len(prefix) :] for o in plan.objectives if o.name.startswith(prefix)}
         metrics = ["latency_p50_ms", "latency_p90_ms", "energy_j"]
+        if target.quantization is not None:
+            metrics.append("quantized_acc")
         metrics += sorted((wanted & set(HARDWARE_METRICS)) - set(metrics))
         out.append(
             HardwareObjective(
@@ -92,6 +95,8 @@ def hardware_objectives(plan: SearchPlan) -> list[Any]:
                 cache=os.path.join(plan.experiment_path, "measurements"),
                 space=plan.space,
                 prefix=prefix,
+                # static int8: calibrated on the search's data, read in the worker
+                calibration=FromData() if target.quantization == "static" else None,
             )
         )
     return out
@@ -110,33 +115,33 @@ def shipped_data(plan: SearchPlan) -> tuple[Any, dict[str, Any]]:
 
 
 def make_trainable(plan: SearchPlan) -> Any:
-    from raynas.evaluation import NASTrainable
+    from raynas.evaluation import DataParallelTrainable, NASTrainable
 
     kwargs = dict(plan.trainable_kwargs)
-    hooks = [_MeasureFirst(hw) for hw in hardware_objectives(plan)]
-    hooks += kwargs.pop("objectives", ())  # the user's own, after the hardware's
     data, data_kwargs = shipped_data(plan)
-    return NASTrainable(
-        plan.space,
-        data,
+    hooks: list[Any] = [  # an int8 model's accuracy needs the trained weights: measured last
+        QuantizedMeasure(hw, data, data_kwargs) if hw.target.quantization else _MeasureFirst(hw)
+        for hw in hardware_objectives(plan)
+    ]
+    hooks += kwargs.pop("objectives", ())  # the user's own, after the hardware's
+    kwargs.update(
         data_kwargs=data_kwargs,
         objectives=hooks,
-        cpus=plan.cpus,
-        gpus=plan.gpus,
-        resources=plan.resources,
         max_epochs=plan.max_epochs,
         train_fraction=plan.train_fraction,
         time_budget_s=plan.time_budget_s,
         seed=plan.seed,
-        **kwargs,
+    )
+    if plan.data_parallel:  # the workers' resources are in `data_parallel`
+        return DataParallelTrainable(plan.space, data, **plan.data_parallel, **kwargs)
+    return NASTrainable(
+        plan.space, data, cpus=plan.cpus, gpus=plan.gpus, resources=plan.resources, **kwargs
     )
 
 
-def make_search_alg(plan: SearchPlan, scheduler: Any = None) -> Any:
-    from ray.tune.search import ConcurrencyLimiter
-
+def make_strategy(plan: SearchPlan) -> Any:
+    """The search's strategy, told the warm start's results, its queue the points to evaluate."""
     from raynas.strategies import get_strategy
-    from raynas.tune import Searcher
 
     strategy = plan.strategy
     if isinstance(strategy, (str, type)):
@@ -151,8 +156,28 @@ def make_search_alg(plan: SearchPlan, scheduler: Any = None) -> Any:
         tell_warm_start(plan, strategy, hardware_objectives(plan))
     if plan.points_to_evaluate:
         strategy.enqueue(plan.points_to_evaluate, field="points_to_evaluate")
+    return strategy
+
+
+def make_search_alg(plan: SearchPlan, scheduler: Any = None) -> Any:
+    from ray.tune.search import ConcurrencyLimiter
+
+    from raynas.tune import Searcher
+
+    strategy = make_strategy(plan)
     # an early-stopping scheduler's budget: stopped trials are told with the fidelity they reached
-    searcher = Searcher(strategy, objectives=plan.objectives, budget=scheduler)
+    if plan.latency_screening:  # candidates predicted over a latency bound are not trained
+        from raynas.frontdoor.screening import ScreeningSearcher
+
+        searcher: Searcher = ScreeningSearcher(
+            strategy,
+            objectives=plan.objectives,
+            budget=scheduler,
+            screening=plan.latency_screening,
+            path=plan.experiment_path,
+        )
+    else:
+        searcher = Searcher(strategy, objectives=plan.objectives, budget=scheduler)
     return ConcurrencyLimiter(searcher, max_concurrent=max_concurrent(plan))
 
 
@@ -162,7 +187,19 @@ def max_concurrent(plan: SearchPlan) -> int:
     import ray
 
     total = float(ray.cluster_resources().get("CPU", 1)) if ray.is_initialized() else 1.0
-    return max(1, int(total // plan.cpus)) if plan.cpus else 1
+    per_trial = plan.cpus
+    if plan.data_parallel:  # the trial's driver and its workers
+        dp = plan.data_parallel
+        per_trial = dp["driver_cpus"] + dp["num_workers"] * dp["cpus_per_worker"]
+    return max(1, int(total // per_trial)) if per_trial else 1
+
+
+def worker_bundle(plan: SearchPlan) -> dict[str, float]:
+    """What one trial (one worker of a data-parallel trial) asks of a node."""
+    dp = plan.data_parallel
+    if dp:
+        return trial_bundle(dp["cpus_per_worker"], float(dp["use_gpu"]), {})
+    return trial_bundle(plan.cpus, plan.gpus, plan.resources)
 
 
 def write_plan(plan: SearchPlan) -> None:
@@ -209,17 +246,19 @@ def _tuner(plan: SearchPlan, trainable: Any, restore: bool) -> Any:
     run_config = dict(plan.run_config)
     checkpoint_config = run_config.pop("checkpoint_config", tune.CheckpointConfig(num_to_keep=2))
     if isinstance(scheduler, PopulationBasedTraining):
-        # PBT evolves a population sampled by Tune itself (it refuses search algorithms).
-        search_alg, param_space = None, plan.space.to_tune()
+        # PBT refuses search algorithms: its first population is the strategy's proposals
+        from raynas.frontdoor.engines import first_population
+
+        search_alg, param_space, samples = None, first_population(plan), 1
     else:
-        search_alg, param_space = make_search_alg(plan, scheduler), None
+        search_alg, param_space, samples = make_search_alg(plan, scheduler), None, plan.budget
     return tune.Tuner(
         trainable,
         param_space=param_space,
         tune_config=tune.TuneConfig(
             search_alg=search_alg,
             scheduler=scheduler,
-            num_samples=plan.budget,
+            num_samples=samples,
             # a worker process trains one candidate after another: torch and Lightning are
             # imported, and the data loaded, once per worker instead of once per candidate
             reuse_actors=plan.reuse_actors,
@@ -240,7 +279,11 @@ def _tuner(plan: SearchPlan, trainable: Any, restore: bool) -> Any:
 def fit(plan: SearchPlan, restore: bool) -> Any:
     """Start (or join) Ray, check the cluster, run the Tuner and collect the results."""
     from raynas._resume import check_state_files
+    from raynas.frontdoor.engines import run_oneshot
     from raynas.results import NASResults
+
+    if plan.oneshot is not None and "derived" not in plan.oneshot:
+        return run_oneshot(plan)  # the supernet stage first; it calls fit for the final one
 
     # A custom reporter needs Tune's classic output engine; experiment state (searcher and
     # scheduler included) is snapshotted every few seconds so a killed driver loses little.
@@ -251,12 +294,14 @@ def fit(plan: SearchPlan, restore: bool) -> Any:
     os.environ.setdefault("TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S", "0")
     # results are read back from each trial's result.json (report, export, resume)
     os.environ["TUNE_DISABLE_AUTO_CALLBACK_LOGGERS"] = "0"
+    if any(t.quantization for t in plan.hardware):  # an int8 model is scored after training:
+        os.environ["TUNE_DISABLE_STRICT_METRIC_CHECKING"] = "1"  # not in the early epochs' reports
     if restore:  # before Ray starts: a Tune state file cut short by a killed driver fails here
         mended = check_state_files(plan.experiment_path)
         if mended:  # said whatever the verbosity: the search goes on from mended state
             logging.getLogger(__name__).warning("raynas: %s.", mended)
     ensure_ray(plan.verbose, plan.hardware)
-    check_cluster(trial_bundle(plan.cpus, plan.gpus, plan.resources), plan.hardware)
+    check_cluster(worker_bundle(plan), plan.hardware)
     try:
         if not restore:
             write_plan(plan)

@@ -45,7 +45,8 @@ _LAZY = {
     "supernet_trainable": "._trainable",
     "weight_sharing_trainable": "._trainable",
     "TuneReportCheckpoint": "._trainable",
-    "METHODS": "._trainable",
+    "METHODS": "._methods",
+    "GRADIENT_METHODS": "._methods",
     "load_splits": "._data",
 }
 

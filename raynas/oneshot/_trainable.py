@@ -43,12 +43,11 @@ from pytorch_lightning.callbacks import Checkpoint
 
 from ._data import as_splits
 from ._io import SUPERNET_FILE, load_supernet, save_supernet
+from ._methods import METHODS
 from .errors import InvalidConfigError, OneShotError
 
 #: File name of the Lightning checkpoint inside a supernet trial's checkpoint directory.
 SEARCH_FILE = "search.ckpt"
-#: ``method`` values of :func:`make_search`.
-METHODS = ("darts", "darts2", "gdas", "darts-", "darts-es", "spos")
 #: Keys of a supernet trial's config that are not settings of the search module.
 _TRIAL_KEYS = ("method", "epochs", "batch_size", "seed", "data_seed")
 

@@ -503,8 +503,8 @@ def test_resume_rebuilds_a_searcher_state_cut_short_by_a_killed_driver(finished,
         ),
         ({"name": "a/b"}, r"`name` must be a folder name without path separators"),
         (
-            {"points_to_evaluate": [FIRST], "scheduler": "pbt"},
-            r"`points_to_evaluate` go to the search strategy; `scheduler` = 'pbt'",
+            {"latency_screening": True, "constraints": ["latency_p50_ms <= 5"], "scheduler": "pbt"},
+            r"`latency_screening` screens the candidates a strategy proposes one by one",
         ),
     ],
 )
