@@ -49,6 +49,7 @@ def main(argv: list[str] | None = None):
     def target(name: str, quantization: str | None = None) -> HardwareTarget:
         return HardwareTarget(
             name=name,
+            resource="hw:cpu",  # float and int8 both measure on this CPU, one at a time
             intra_op_threads=1,
             min_runs=20,
             min_seconds=0.2,

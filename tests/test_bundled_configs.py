@@ -14,7 +14,7 @@ CONFIGS = Path(__file__).resolve().parents[1] / "raynas" / "configs"
 
 
 def test_the_transformer_reviews_config_is_a_text_search() -> None:
-    kwargs = load_config(str(CONFIGS / "transformer_reviews.yaml")).to_search_kwargs()
+    kwargs = load_config(str(CONFIGS / "transformer_reviews.yaml")).as_dict()
     assert (kwargs["space"], kwargs["data"]) == ("transformer", "reviews")
     targets = [HardwareTarget.from_dict(dict(h)) for h in kwargs["hardware"]]
     assert [t.quantization for t in targets] == [None, "dynamic"]
@@ -28,4 +28,4 @@ def test_the_transformer_reviews_config_is_a_text_search() -> None:
 
 @pytest.mark.parametrize("path", sorted(CONFIGS.glob("*.yaml")), ids=lambda p: p.name)
 def test_every_bundled_config_loads(path) -> None:
-    assert load_config(str(path)).to_search_kwargs()["budget"] >= 1
+    assert load_config(str(path)).budget >= 1

@@ -19,6 +19,7 @@ SPACE = {"embed_dim": [16], "num_heads": [1, 2], "ffn_dim": [16, 32], "max_layer
 def fast(name: str = "cpu", quantization: str | None = None) -> HardwareTarget:
     return HardwareTarget(
         name=name,
+        resource="hw:cpu",  # both targets measure on this machine's CPU, one at a time
         min_runs=5,
         min_seconds=0.02,
         warmup_runs=1,

@@ -48,7 +48,7 @@ def test_every_candidate_is_measured_on_both_targets(ray_session, tmp_path, seco
         batch_norm=False,
     )
     cpu = HardwareTarget(name="cpu", **FAST)
-    other = HardwareTarget(name=second, **SECOND[second], **FAST)
+    other = HardwareTarget(name=second, resource="hw:cpu", **SECOND[second], **FAST)  # this CPU
     res = raynas.search(
         space,
         "digits",
