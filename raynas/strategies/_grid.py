@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
-from raynas.search_spaces import Float, Repeat, SearchSpace, Struct, When
+from raynas.search_spaces import Float, Repeat, SearchSpace, Struct
 from raynas.search_spaces._domains import Domain
 from raynas.strategies.base import (
     MAX_ENUMERATION,
@@ -15,6 +15,7 @@ from raynas.strategies.base import (
     SearchExhausted,
     Strategy,
     StrategyError,
+    iter_struct,
 )
 
 
@@ -62,7 +63,7 @@ class GridSearch(Strategy):
                 raise StrategyError(f"`{name}` must be an int >= {low}, but got {value!r}.")
         self._points = continuous_points
         grid = list(
-            itertools.islice(_iter_struct(space, {}, 0, continuous_points), max_configs + 1)
+            itertools.islice(iter_struct(space, _grid_of(continuous_points)), max_configs + 1)
         )
         if len(grid) > max_configs:
             raise StrategyError(
@@ -118,33 +119,20 @@ def grid_values(domain: Domain, name: str, points: int) -> list[Any]:
     )
 
 
-def _iter_node(node: Any, name: str, points: int) -> Iterator[Any]:
-    if isinstance(node, Domain):
-        yield from grid_values(node, name, points)
-    elif isinstance(node, Struct):
-        yield from _iter_struct(node, {}, 0, points)
-    elif isinstance(node, Repeat):
-        raise StrategyError(
-            f"GridSearch cannot enumerate `{name}`, a variable-length repeat; use another strategy."
-        )
-    else:  # pragma: no cover - spaces only hold the three node kinds
-        raise StrategyError(f"GridSearch cannot enumerate `{name}` ({node!r}).")
+def _grid_of(points: int) -> Callable[[Any, str], Iterator[Any]]:
+    """The values of one node of the grid (floats without a step: ``points`` quantiles)."""
 
+    def values_of(node: Any, name: str) -> Iterator[Any]:
+        if isinstance(node, Domain):
+            yield from grid_values(node, name, points)
+        elif isinstance(node, Struct):
+            yield from iter_struct(node, values_of)
+        elif isinstance(node, Repeat):
+            raise StrategyError(
+                f"GridSearch cannot enumerate `{name}`, a variable-length repeat; use another "
+                f"strategy."
+            )
+        else:  # pragma: no cover - spaces only hold the three node kinds
+            raise StrategyError(f"GridSearch cannot enumerate `{name}` ({node!r}).")
 
-def _iter_struct(
-    struct: Struct, prefix: dict[str, Any], start: int, points: int
-) -> Iterator[dict[str, Any]]:
-    names = list(struct.fields)
-    if start == len(names):
-        yield dict(prefix)
-        return
-    name = names[start]
-    f = struct.fields[name]
-    if isinstance(f, When) and not struct._active(name, prefix):
-        yield from _iter_struct(struct, prefix, start + 1, points)
-        return
-    node = f.node if isinstance(f, When) else f
-    for value in list(_iter_node(node, name, points)):
-        prefix[name] = value
-        yield from _iter_struct(struct, prefix, start + 1, points)
-        del prefix[name]
+    return values_of

@@ -52,7 +52,7 @@ import copy
 import itertools
 import math
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -659,7 +659,7 @@ def front_indices(points: np.ndarray) -> np.ndarray:
 def enumerate_space(space: SearchSpace, limit: int) -> list[dict[str, Any]] | None:
     """All configs of a finite space (canonical form), or None if infinite or above ``limit``."""
     try:
-        out = list(itertools.islice(_iter_struct(space, {}), limit + 1))
+        out = list(itertools.islice(iter_struct(space, _iter_node), limit + 1))
     except _Infinite:
         return None
     return out if len(out) <= limit else None
@@ -669,14 +669,14 @@ class _Infinite(Exception):
     pass
 
 
-def _iter_node(node: Any) -> Iterator[Any]:
+def _iter_node(node: Any, name: str = "") -> Iterator[Any]:
     if isinstance(node, Domain):
         values = node.finite_values()
         if values is None:
             raise _Infinite
         yield from (copy.deepcopy(v) for v in values)
     elif isinstance(node, Struct):
-        yield from _iter_struct(node, {})
+        yield from iter_struct(node, _iter_node)
     elif isinstance(node, Repeat):
         for n in range(node.min_count, node.max_count + 1):
             for items in itertools.product(*[list(_iter_node(node.item)) for _ in range(n)]):
@@ -685,7 +685,15 @@ def _iter_node(node: Any) -> Iterator[Any]:
         raise _Infinite
 
 
-def _iter_struct(struct: Struct, prefix: dict[str, Any], start: int = 0) -> Iterator[dict]:
+def iter_struct(
+    struct: Struct,
+    values_of: Callable[[Any, str], Iterable[Any]],
+    prefix: dict[str, Any] | None = None,
+    start: int = 0,
+) -> Iterator[dict[str, Any]]:
+    """Every config of ``struct``, in order: the product of each active decision's values as
+    ``values_of(node, name)`` gives them (a conditional decision only where it is active)."""
+    prefix = {} if prefix is None else prefix
     names = list(struct.fields)
     if start == len(names):
         yield dict(prefix)
@@ -693,10 +701,10 @@ def _iter_struct(struct: Struct, prefix: dict[str, Any], start: int = 0) -> Iter
     name = names[start]
     f = struct.fields[name]
     if isinstance(f, When) and not struct._active(name, prefix):
-        yield from _iter_struct(struct, prefix, start + 1)
+        yield from iter_struct(struct, values_of, prefix, start + 1)
         return
     node = f.node if isinstance(f, When) else f
-    for value in _iter_node(node):
+    for value in list(values_of(node, name)):
         prefix[name] = value
-        yield from _iter_struct(struct, prefix, start + 1)
+        yield from iter_struct(struct, values_of, prefix, start + 1)
         del prefix[name]
