@@ -256,9 +256,10 @@ def test_pbt_evolves_a_first_population_proposed_by_the_strategy(ray_session, tm
     proposed = [plan.space.key(strategy.ask()) for _ in range(2)]
     assert len(results) == 2
     started = []
-    for c in results.candidates:  # each trial's first config (PBT may have changed it since)
-        with open(os.path.join(c.trial_path, "params.json")) as f:
-            params = json.load(f)
+    for c in results.candidates:  # each trial's config at its first report: PBT's exploit may
+        # have rewritten params.json since, with a donor's config
+        with open(os.path.join(c.trial_path, "result.json")) as f:
+            params = json.loads(f.readline())["config"]
         assert params["seed"] in (3, 4)  # the members' training seeds
         started.append(plan.space.key({k: v for k, v in params.items() if k != "seed"}))
     assert sorted(started) == sorted(proposed)
